@@ -1,0 +1,1 @@
+"""Leaderboards from the results store: every number is an aggregate of recorded cells."""

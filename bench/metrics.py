@@ -1,0 +1,83 @@
+"""What a cell measures. Every metric declares its direction, so leaderboards rank without special cases.
+
+Labels are 0/1 with 1 the minority (positive) class. With a group attribute, the groups that matter are the
+(class, group) cells, as in the worst-group literature (Sagawa et al. 2020; the OPAL paper's spurious task):
+worst-group accuracy is the lowest accuracy over those cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    higher_is_better: bool
+    description: str
+    headline: bool = False
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("minority_recall", True, "recall of the minority class ('minority accuracy')", headline=True),
+        Metric("majority_recall", True, "recall of the majority class"),
+        Metric("balanced_accuracy", True, "mean of the two recalls", headline=True),
+        Metric("error", False, "fraction of test rows misclassified"),
+        Metric("f1_minority", True, "F1 of the minority class"),
+        Metric("g_mean", True, "geometric mean of the two recalls"),
+        Metric("mcc", True, "Matthews correlation coefficient", headline=True),
+        Metric("auprc", True, "area under the precision-recall curve (average precision)", headline=True),
+        Metric("roc_auc", True, "area under the ROC curve"),
+        Metric("worst_group_accuracy", True, "lowest accuracy over (class, group) cells", headline=True),
+        Metric("dp_difference", False, "demographic-parity difference between groups (fairlearn)"),
+        Metric("eo_difference", False, "equalized-odds difference between groups (fairlearn)"),
+        Metric("fit_seconds", False, "wall time of the oversampler's fit_resample"),
+        Metric("peak_memory_mb", False, "peak memory growth during fit_resample"),
+        Metric("rows_added", False, "synthetic rows the oversampler added"),
+    ]
+}
+
+
+def classification_metrics(y_true, y_pred, y_score) -> dict[str, float]:
+    """The class-level metrics of one test fold."""
+    y_true, y_pred, y_score = np.asarray(y_true), np.asarray(y_pred), np.asarray(y_score, dtype=float)
+    rec_min = skm.recall_score(y_true, y_pred, pos_label=1, zero_division=0)
+    rec_maj = skm.recall_score(y_true, y_pred, pos_label=0, zero_division=0)
+    return {
+        "minority_recall": rec_min,
+        "majority_recall": rec_maj,
+        "balanced_accuracy": (rec_min + rec_maj) / 2,
+        "error": float(np.mean(y_true != y_pred)),
+        "f1_minority": skm.f1_score(y_true, y_pred, pos_label=1, zero_division=0),
+        "g_mean": float(np.sqrt(rec_min * rec_maj)),
+        "mcc": skm.matthews_corrcoef(y_true, y_pred),
+        "auprc": skm.average_precision_score(y_true, y_score),
+        "roc_auc": skm.roc_auc_score(y_true, y_score),
+    }
+
+
+def group_metrics(y_true, y_pred, groups) -> dict[str, float]:
+    """Per-(class, group) accuracy, the worst of them, and fairlearn's parity differences."""
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
+    out: dict[str, float] = {}
+    for (label, group), idx in pd.DataFrame({"y": y_true, "g": groups}).groupby(["y", "g"]).groups.items():
+        out[f"accuracy[y={label},g={group}]"] = float(np.mean(y_true[idx] == y_pred[idx]))
+    out["worst_group_accuracy"] = min(out.values())
+    out["dp_difference"] = float(demographic_parity_difference(y_true, y_pred, sensitive_features=groups))
+    out["eo_difference"] = float(equalized_odds_difference(y_true, y_pred, sensitive_features=groups))
+    return out
+
+
+def direction(name: str) -> Callable[[float], float]:
+    """A sign so that larger is always better: rank on ``sign * value``."""
+    m = METRICS.get(name)
+    return (lambda v: v) if m is None or m.higher_is_better else (lambda v: -v)

@@ -1,0 +1,88 @@
+"""Plan the cells of a suite, skip the finished ones, hand the rest to an executor, store each as it ends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from bench.cell import CellSpec
+from bench.config import Suite
+from bench.data import load_dataset
+from bench.store import ResultsStore
+
+
+@dataclass
+class RunSummary:
+    planned: int
+    skipped: int  # already in the store
+    ok: int = 0
+    failed: int = 0
+    interrupted: bool = False
+
+    @property
+    def executed(self) -> int:
+        return self.ok + self.failed
+
+
+def plan(suite: Suite, data_dir: Path | None = None) -> list[CellSpec]:
+    """Every cell of the suite, in a stable order (datasets outermost, so workers reuse loaded data)."""
+    cells = []
+    for ds in suite.datasets:
+        for seed in suite.seeds:
+            for fold in range(suite.folds * suite.repeats):
+                for method in suite.methods:
+                    group_aware = suite.group_aware if method.group_aware is None else method.group_aware
+                    for clf in suite.classifiers:
+                        cells.append(CellSpec(suite.name, ds, method, clf, seed, fold, suite.folds, suite.repeats,
+                                              bool(group_aware and ds.group), str(data_dir) if data_dir else None))
+    return cells
+
+
+def check_datasets(suite: Suite, data_dir: Path | None = None) -> None:
+    """Load every dataset once before any cell runs, so a missing file or bad checksum stops the sweep early."""
+    for spec in suite.datasets:
+        ds = load_dataset(spec, data_dir)
+        smallest = int(ds.y.value_counts().min())
+        if smallest < suite.folds:
+            from bench.data import DatasetError
+
+            raise DatasetError(f"dataset {spec.name!r}: the minority class has {smallest} rows, fewer than the "
+                               f"{suite.folds} folds of stratified k-fold; lower 'folds'")
+
+
+def run(suite: Suite, store: ResultsStore, executor, data_dir: Path | None = None, retry_failed: bool = False,
+        show_progress: bool = True) -> RunSummary:
+    cells = plan(suite, data_dir)
+    done = store.done_keys([c.key for c in cells], include_failed=not retry_failed)
+    todo = [c for c in cells if c.key not in done]
+    summary = RunSummary(planned=len(cells), skipped=len(cells) - len(todo))
+    if not todo:
+        return summary
+    check_datasets(suite, data_dir)
+
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("ok {task.fields[ok]}  failed {task.fields[failed]}"), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), disable=not show_progress,
+    )
+    with progress:
+        task = progress.add_task(suite.name, total=len(todo), ok=0, failed=0)
+        try:
+            for spec, outcome in executor.map(todo):
+                store.put(spec, outcome.status, outcome.metrics, outcome.error, outcome.seconds,
+                          outcome.started_at, outcome.finished_at)
+                if outcome.status == "ok":
+                    summary.ok += 1
+                else:
+                    summary.failed += 1
+                    progress.console.print(f"[red]{outcome.status}[/red] {spec.dataset.name} / {spec.method.label} "
+                                           f"/ {spec.classifier.name} fold {spec.fold}: "
+                                           f"{(outcome.error or '').splitlines()[0][:200]}")
+                progress.update(task, advance=1, ok=summary.ok, failed=summary.failed)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            executor.close()
+    return summary

@@ -1,0 +1,123 @@
+"""The results store: one SQLite file (WAL), one row per cell, written only by the driver.
+
+Each cell is committed on its own as it finishes, so a Ctrl-C or a kill loses at most the cells still running;
+SQLite's journal guarantees that a half-written row is never read back.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import bench
+
+SCHEMA_VERSION = 1
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "results" / "bench.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY,
+    suite TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    method TEXT NOT NULL,          -- the label shown on leaderboards
+    method_name TEXT NOT NULL,     -- the registry name
+    method_params TEXT NOT NULL,   -- JSON
+    group_aware INTEGER NOT NULL,
+    classifier TEXT NOT NULL,
+    classifier_params TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    fold INTEGER NOT NULL,
+    status TEXT NOT NULL,          -- ok | error | timeout | oom | crashed
+    failure TEXT,                  -- why a cell did not succeed (exception, timeout, ...)
+    metrics TEXT NOT NULL,         -- JSON: metric name -> value
+    seconds REAL NOT NULL,         -- the whole cell, as the worker saw it
+    dataset_sha256 TEXT,
+    version TEXT NOT NULL,
+    host TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cells_suite ON cells(suite);
+"""
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+class ResultsStore:
+    """Open (or create) the store at ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = ResultsStore(pathlib.Path(tempfile.mkdtemp()) / "r.sqlite")
+    >>> store.done_keys(["abc"])
+    set()
+    """
+
+    def __init__(self, path: Path | str = DEFAULT_PATH, timeout: float = 30.0):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=timeout)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process kills
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer oversampling-bench (schema {version}, this one reads "
+                    f"{SCHEMA_VERSION}); upgrade, or use another file with --results"
+                )
+            with self.db:
+                self.db.executescript(_SCHEMA)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"cannot use results store {self.path}: {e} (another sweep writing to it?)") from e
+
+    def done_keys(self, keys: list[str], include_failed: bool = True) -> set[str]:
+        """The subset of ``keys`` already recorded (only successful ones unless ``include_failed``)."""
+        done: set[str] = set()
+        cond = "" if include_failed else " AND status = 'ok'"
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            q = f"SELECT key FROM cells WHERE key IN ({','.join('?' * len(chunk))}){cond}"
+            done.update(k for (k,) in self.db.execute(q, chunk))
+        return done
+
+    def put(self, spec: Any, status: str, metrics: dict[str, Any], error: str | None, seconds: float,
+            started_at: str, finished_at: str) -> None:
+        """Record one finished cell (replacing an earlier failed attempt with the same key)."""
+        metrics = dict(metrics)
+        sha = metrics.pop("dataset_sha256", None)
+        row = (
+            spec.key, spec.suite, spec.dataset.name, spec.method.label, spec.method.name,
+            json.dumps(spec.method.params, sort_keys=True, default=str), int(spec.group_aware),
+            spec.classifier.name, json.dumps(spec.classifier.params, sort_keys=True), spec.seed, spec.fold,
+            status, error, json.dumps(metrics, default=str), seconds, sha, bench.__version__, socket.gethostname(),
+            started_at, finished_at,
+        )
+        try:
+            with self.db:
+                self.db.execute(f"INSERT OR REPLACE INTO cells VALUES ({','.join('?' * len(row))})", row)
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"cannot write to {self.path}: {e}") from e
+
+    def frame(self, suite: str | None = None) -> pd.DataFrame:
+        """All cells (of one suite) as a DataFrame, metrics expanded into columns."""
+        q, args = "SELECT * FROM cells", ()
+        if suite:
+            q, args = q + " WHERE suite = ?", (suite,)
+        df = pd.read_sql_query(q + " ORDER BY dataset, method, classifier, seed, fold", self.db, params=args)
+        if df.empty:
+            return df
+        metrics = pd.DataFrame([json.loads(m) for m in df.pop("metrics")], index=df.index)
+        return pd.concat([df, metrics], axis=1)
+
+    def close(self) -> None:
+        self.db.close()

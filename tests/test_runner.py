@@ -1,0 +1,109 @@
+"""The runner: cells planned, finished cells skipped, failures isolated as rows, test rows never oversampled."""
+
+import numpy as np
+import pytest
+
+from bench import runner
+from bench.cell import cached_dataset, split
+from bench.config import SuiteError, load_suite
+from bench.executors import InlineExecutor, ProcessExecutor
+from bench.store import ResultsStore
+
+
+def run(path, tmp_path, executor=None, **kw):
+    suite = load_suite(str(path))
+    store = ResultsStore(tmp_path / "r.sqlite")
+    ex = executor or ProcessExecutor(workers=2, timeout=kw.pop("timeout", 120), memory_gb=None)
+    return suite, store, runner.run(suite, store, ex, data_dir=path.parent, show_progress=False, **kw)
+
+
+def test_second_run_executes_zero_cells(toy_suite, tmp_path):
+    path = toy_suite(["smote"])
+    suite, store, first = run(path, tmp_path)
+    # none + duplication are added to every suite; 3 methods x 3 folds x 1 classifier
+    assert first.planned == 9 and first.ok == 9 and first.skipped == 0
+    _, _, second = run(path, tmp_path)
+    assert second.executed == 0 and second.skipped == 9
+    cells = store.frame("toy")
+    assert len(cells) == 9 and set(cells["status"]) == {"ok"}
+    assert cells["minority_recall"].between(0, 1).all() and cells["worst_group_accuracy"].notna().all()
+    assert (cells.loc[cells["method"] == "smote", "rows_added"] > 0).all()
+    assert (cells.loc[cells["method"] == "none", "rows_added"] == 0).all()
+
+
+def test_failures_become_rows_and_the_sweep_goes_on(toy_suite, tmp_path):
+    path = toy_suite(["tests.plugins:Raising", "tests.plugins:Hanging"])
+    _, store, summary = run(path, tmp_path, timeout=5)
+    cells = store.frame("toy").set_index(["method", "fold"])["status"]
+    assert (cells["tests.plugins:Raising"] == "error").all()
+    assert (cells["tests.plugins:Hanging"] == "timeout").all()
+    assert (cells["none"] == "ok").all() and (cells["duplication"] == "ok").all()
+    assert summary.failed == 6 and summary.ok == 6
+    error = store.frame("toy").query("status == 'error'")["failure"].iloc[0]
+    assert "this method always fails" in error
+
+
+def test_memory_limit_becomes_an_oom_row(toy_suite, tmp_path):
+    path = toy_suite(["tests.plugins:MemoryHog"])
+    suite = load_suite(str(path)).select(methods=["tests.plugins:MemoryHog"])
+    store = ResultsStore(tmp_path / "r.sqlite")
+    runner.run(suite, store, ProcessExecutor(workers=1, timeout=60, memory_gb=4), data_dir=path.parent,
+               show_progress=False)
+    assert set(store.frame("toy")["status"]) == {"oom"}
+
+
+def test_method_sees_only_training_rows(toy_suite, tmp_path, monkeypatch):
+    record = tmp_path / "seen.txt"
+    monkeypatch.setenv("BENCH_TEST_RECORD", str(record))
+    path = toy_suite(["tests.plugins:Recording"])
+    suite = load_suite(str(path)).select(methods=["tests.plugins:Recording"])
+    runner.run(suite, ResultsStore(tmp_path / "r.sqlite"), InlineExecutor(), data_dir=path.parent,
+               show_progress=False)
+    seen = [list(map(int, line.split(","))) for line in record.read_text().splitlines()]
+    ds = cached_dataset(suite.datasets[0], str(path.parent))
+    assert len(seen) == 3
+    for fold, rows in enumerate(seen):
+        train, test = split(ds, 0, fold, 3, 1)
+        assert sorted(rows) == sorted(ds.X.index[train]) and not set(rows) & set(ds.X.index[test])
+
+
+def test_group_aware_method_variant(toy_suite, tmp_path):
+    path = toy_suite(["duplication: {group_aware: true}"])
+    _, store, _ = run(path, tmp_path, executor=InlineExecutor())
+    cells = store.frame("toy")
+    ga = cells[cells["method"] == "duplication(group_aware=True)"]
+    plain = cells[cells["method"] == "duplication"]
+    assert (ga["group_aware"] == 1).all() and (plain["group_aware"] == 0).all()
+    # growing all four (class, sex) cells to the largest adds more rows than growing the class alone
+    assert ga["rows_added"].sum() > plain["rows_added"].sum()
+
+
+def test_same_seed_same_metrics(toy_suite, tmp_path):
+    path = toy_suite(["smote"])
+    _, a, _ = run(path, tmp_path / "a", executor=InlineExecutor())
+    _, b, _ = run(path, tmp_path / "b")
+    cols = ["key", "minority_recall", "mcc", "auprc"]
+    assert a.frame("toy")[cols].equals(b.frame("toy")[cols])
+
+
+@pytest.mark.parametrize(
+    "methods, extra, message",
+    [
+        (["smot"], {}, "Did you mean 'smote'"),
+        (["smote: {k_neighbours: 3}"], {}, "has no parameter"),
+        (["smote"], {"folds": "'five'"}, "'folds' should be int"),
+        (["smote"], {"colour": "blue"}, "unknown suite key"),
+    ],
+)
+def test_suite_errors_point_at_the_file(toy_suite, methods, extra, message):
+    path = toy_suite(methods, **extra)
+    with pytest.raises(SuiteError, match=message) as e:
+        load_suite(str(path))
+    assert str(e.value).startswith(str(path) + ":")
+
+
+def test_malformed_yaml_names_the_line(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\ndatasets: [a, b\nmethods: [smote]\n")
+    with pytest.raises(SuiteError, match=r"bad.yaml:\d+: not valid YAML"):
+        load_suite(str(path))
