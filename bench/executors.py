@@ -3,6 +3,7 @@
 - ``inline``: in this process, one after another (debugging; no time or memory limit).
 - ``processes`` (default): a pool of worker processes (pebble). A cell over its time limit has its worker
   killed and replaced; a worker over its memory limit raises MemoryError; a worker that dies is replaced.
+- ``ray``: Ray tasks, on this machine or a cluster; GPU-hungry methods ask for a GPU.
 """
 
 from __future__ import annotations
@@ -66,11 +67,23 @@ def _init_worker(memory_gb: float | None) -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    _die_with_parent()
     if memory_gb:
         import resource
 
         limit = int(memory_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the driver dies (kill -9 included), so no orphan keeps computing."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ProcessExecutor:
@@ -118,9 +131,83 @@ class ProcessExecutor:
         self.pool.join()
 
 
-def make_executor(name: str, workers: int | None, timeout: float | None, memory_gb: float | None):
+_worker_ready = False
+
+
+def _ray_execute(spec: CellSpec, memory_gb: float | None) -> Outcome:
+    """A Ray task: set the worker up once (threads, memory cap), then run the cell like any executor does."""
+    global _worker_ready
+    if not _worker_ready:
+        for var in THREAD_VARS:
+            os.environ[var] = "1"
+        _init_worker(memory_gb)
+        _worker_ready = True
+    return execute(spec)
+
+
+class RayExecutor:
+    """Run cells as Ray tasks, locally (``ray.init()``) or on a cluster (``address``, e.g. ``"auto"``).
+
+    The driver stays the only writer of the results store. Cells whose method sets ``requests_gpu`` ask Ray
+    for a GPU when the cluster has one. At most one task per CPU is in flight, so a task starts about when
+    it is submitted, and the time limit (counted from submission) is enforced with a forced cancel.
+    """
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, workers: int | None = None, timeout: float | None = 900.0,
+                 memory_gb: float | None = 8.0):
+        import ray
+
+        if not ray.is_initialized():
+            kw = {"address": address} if address else {"num_cpus": workers or os.cpu_count()}
+            ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        self.ray, self.timeout, self.memory_gb = ray, timeout, memory_gb
+        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+
+    def _submit(self, spec: CellSpec):
+        from bench import registry
+
+        gpu = 1 if self.has_gpu and registry.resolve(spec.method.name).requests_gpu else 0
+        task = self.ray.remote(_ray_execute).options(num_cpus=1, num_gpus=gpu, max_retries=0)
+        return task.remote(spec, self.memory_gb)
+
+    def map(self, cells: list[CellSpec]) -> Iterator[tuple[CellSpec, Outcome]]:
+        ray = self.ray
+        queue, running = list(cells), {}
+        while queue or running:
+            while queue and len(running) < self.slots:
+                spec = queue.pop(0)
+                running[self._submit(spec)] = (spec, time.perf_counter(), _now())
+            done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+            for ref in done:
+                spec, t0, started = running.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.TaskCancelledError:
+                    outcome = Outcome("timeout", error=f"cell exceeded its {self.timeout:.0f} s time limit")
+                except ray.exceptions.OutOfMemoryError as e:
+                    outcome = Outcome("oom", error=f"Ray's memory monitor killed the cell: {e}")
+                except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError) as e:
+                    outcome = Outcome("crashed", error=f"{type(e).__name__}: {e}")
+                if not outcome.started_at:
+                    outcome.seconds, outcome.started_at, outcome.finished_at = time.perf_counter() - t0, started, _now()
+                yield spec, outcome
+            for ref, (spec, t0, _) in list(running.items()):
+                if self.timeout and time.perf_counter() - t0 > self.timeout:
+                    ray.cancel(ref, force=True)  # reported as TaskCancelledError on the next wait
+
+    def close(self) -> None:
+        pass  # leave Ray running: the caller may own it (a cluster, or tests)
+
+
+def make_executor(name: str, workers: int | None, timeout: float | None, memory_gb: float | None,
+                  address: str | None = None):
     if name == "inline":
         return InlineExecutor()
     if name == "processes":
         return ProcessExecutor(workers, timeout, memory_gb)
-    raise ValueError(f"unknown executor {name!r}; choose inline or processes")
+    if name == "ray":
+        return RayExecutor(address, workers, timeout, memory_gb)
+    raise ValueError(f"unknown executor {name!r}; choose inline, processes or ray")

@@ -44,6 +44,8 @@ class Oversampler(BaseEstimator):
 
     #: False for methods that cannot follow the requested counts exactly (ADASYN adapts them).
     exact_counts = True
+    #: True for methods that run faster on a GPU; the Ray executor then asks for one when the cluster has it.
+    requests_gpu = False
 
     def __init__(self, *, ratio: float = 1.0, group_column: str | None = None, random_state: int | None = None):
         self.ratio = ratio

@@ -1,0 +1,36 @@
+"""The Ray executor on a local Ray: same results as the process pool, failures and timeouts become rows."""
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from bench import runner  # noqa: E402
+from bench.config import load_suite  # noqa: E402
+from bench.executors import InlineExecutor, RayExecutor  # noqa: E402
+from bench.store import ResultsStore  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_ray_runs_cells_and_records_failures(toy_suite, tmp_path, local_ray):
+    path = toy_suite(["smote", "tests.plugins:Raising", "tests.plugins:Hanging"])
+    suite = load_suite(str(path))
+    store = ResultsStore(tmp_path / "r.sqlite")
+    summary = runner.run(suite, store, RayExecutor(timeout=8, memory_gb=None), data_dir=path.parent,
+                         show_progress=False)
+    status = store.frame("toy").groupby("method")["status"].agg(set).to_dict()
+    assert status == {"none": {"ok"}, "duplication": {"ok"}, "smote": {"ok"},
+                      "tests.plugins:Raising": {"error"}, "tests.plugins:Hanging": {"timeout"}}
+    assert summary.ok == 9 and summary.failed == 6
+    # the same cells give the same numbers in-process
+    inline = ResultsStore(tmp_path / "inline.sqlite")
+    runner.run(suite.select(methods=["smote"]), inline, InlineExecutor(), data_dir=path.parent, show_progress=False)
+    cols = ["key", "minority_recall", "mcc"]
+    ours = store.frame("toy").query("method == 'smote'")[cols].reset_index(drop=True)
+    assert ours.equals(inline.frame("toy")[cols].query("key in @ours.key").reset_index(drop=True))
