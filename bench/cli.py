@@ -29,6 +29,7 @@ ResultsOpt = Annotated[Path, typer.Option("--results", help="Results store (SQLi
 class ExecutorName(str, Enum):
     inline = "inline"
     processes = "processes"
+    ray = "ray"
 
 
 def _fail(message: str) -> None:
@@ -42,7 +43,10 @@ def run(
     results: ResultsOpt = DEFAULT_PATH,
     data_dir: Annotated[Optional[Path], typer.Option(help="Mirror of dataset files; default $BENCH_DATA_DIR "
                                                           "or ../shared/datasets.")] = None,
-    executor: Annotated[ExecutorName, typer.Option(help="Where cells run.")] = ExecutorName.processes,
+    executor: Annotated[ExecutorName, typer.Option(help="Where cells run: inline (this process, for debugging), "
+                                                        "processes (a local pool) or ray.")] = ExecutorName.processes,
+    ray_address: Annotated[Optional[str], typer.Option(help="With --executor ray: a cluster address "
+                                                            "('auto' or ray://host:port); default a local Ray.")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: number of cores).")] = None,
     dataset: Annotated[Optional[list[str]], typer.Option(help="Only these datasets (repeatable).")] = None,
     method: Annotated[Optional[list[str]], typer.Option(help="Only these method labels (repeatable).")] = None,
@@ -68,7 +72,7 @@ def run(
             done = store.done_keys([c.key for c in cells], include_failed=not retry_failed)
             console.print(f"{s.name}: {len(cells)} cells, {len(done)} already recorded, {len(cells) - len(done)} to run")
             return
-        ex = make_executor(executor.value, workers, s.cell_timeout_s, s.cell_memory_gb)
+        ex = make_executor(executor.value, workers, s.cell_timeout_s, s.cell_memory_gb, ray_address)
         summary = runner.run(s, store, ex, data_dir=data_dir, retry_failed=retry_failed,
                              show_progress=True)
     except (SuiteError, DatasetError, UnknownMethodError, StoreError) as e:
@@ -88,19 +92,29 @@ def leaderboard(
     suite: Annotated[str, typer.Argument(help="Suite name (as recorded in the store).")],
     results: ResultsOpt = DEFAULT_PATH,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default leaderboards/<suite>).")] = None,
+    plots: Annotated[bool, typer.Option(help="Draw the figures (CD diagrams, charts); --no-plots is faster.")] = True,
+    posthoc: Annotated[str, typer.Option(help="Post-hoc test after Friedman: nemenyi or wilcoxon-holm.")] = "nemenyi",
 ) -> None:
-    """Write leaderboards/<suite>/README.md from the results store alone."""
+    """Write leaderboards/<suite>/ (README.md, index.html, figures, CSV/JSON exports) from the results store alone."""
     from bench.leaderboard import report
+    from bench.leaderboard.stats import POSTHOC
 
+    if posthoc not in POSTHOC:
+        _fail(f"--posthoc must be one of {', '.join(POSTHOC)}, not {posthoc!r}")
     try:
         name = load_suite(suite).name
     except SuiteError:  # a suite recorded in the store whose file is gone
         name = suite
-    cells = ResultsStore(results).frame(name)
+    try:
+        cells = ResultsStore(results).frame(name)
+    except StoreError as e:
+        _fail(str(e))
+        return
     if cells.empty:
         _fail(f"no cells of suite {name!r} in {results}; run `bench run {suite}` first")
-    path = report.write(cells, name, out or LEADERBOARDS / name)
-    console.print(f"wrote {path}")
+    path = report.write(cells, name, out or LEADERBOARDS / name, plots=plots, posthoc=posthoc)
+    console.print(f"wrote {path.parent}/ (README.md, index.html, results.csv, results.json, stats.json"
+                  + (", cd/, plots/)" if plots else ")"))
 
 
 class What(str, Enum):
