@@ -92,7 +92,11 @@ def impute(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
             continue
         if isinstance(train[c].dtype, pd.CategoricalDtype):
             mode = train[c].mode()
-            fill[c] = mode.iloc[0] if len(mode) else train[c].cat.categories[0]
+            if len(mode):
+                fill[c] = mode.iloc[0]
+            else:  # no value at all in the training fold: one explicit level
+                train, test = (d.assign(**{c: d[c].cat.add_categories("missing")}) for d in (train, test))
+                fill[c] = "missing"
         else:
             fill[c] = train[c].median() if train[c].notna().any() else 0.0
     return train.fillna(fill), test.fillna(fill)

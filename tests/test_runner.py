@@ -107,3 +107,18 @@ def test_malformed_yaml_names_the_line(tmp_path):
     path.write_text("name: bad\ndatasets: [a, b\nmethods: [smote]\n")
     with pytest.raises(SuiteError, match=r"bad.yaml:\d+: not valid YAML"):
         load_suite(str(path))
+
+
+def test_impute_uses_the_training_fold_only():
+    import pandas as pd
+
+    from bench.cell import impute
+
+    train = pd.DataFrame({"x": [1.0, np.nan, 3.0, 100.0], "c": pd.Categorical(["a", "a", None, "b"]),
+                          "empty": pd.Categorical([None] * 4, categories=[])})
+    test = pd.DataFrame({"x": [np.nan], "c": pd.Categorical([None], categories=["a", "b"]),
+                         "empty": pd.Categorical([None], categories=[])})
+    tr, te = impute(train, test)
+    assert tr["x"].tolist() == [1.0, 3.0, 3.0, 100.0] and te["x"].tolist() == [3.0]  # train median
+    assert tr["c"].tolist() == ["a", "a", "a", "b"] and te["c"].tolist() == ["a"]
+    assert te["empty"].tolist() == ["missing"] and not tr.isna().any().any()
