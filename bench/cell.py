@@ -6,11 +6,13 @@ result, so a finished cell is never run twice.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
 import time
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ from bench.classifiers import make_classifier, positive_scores
 from bench.config import ClassifierConfig, MethodConfig
 from bench.data import Dataset, DatasetSpec, load_dataset
 from bench.metrics import classification_metrics, group_metrics
+from bench.oversampler import CellContext
+from bench.splits import load_parts
 
 GROUP_COLUMN = "__group__"  # how the group attribute travels through a group-aware oversampler
 
@@ -43,6 +47,8 @@ class CellSpec:
     repeats: int
     group_aware: bool
     data_dir: str | None = None
+    step: float | None = None  # augmentation sweep: add step x (train_rows | minority_rows | rows) rows
+    augment_of: str = "train_rows"
 
     @property
     def key(self) -> str:
@@ -59,20 +65,25 @@ class CellSpec:
             "repeats": self.repeats,
             "version": bench.__version__,
         }
+        if self.step is not None:  # only sweeps add these, so other cells keep their keys
+            ident.update(step=self.step, augment_of=self.augment_of)
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-_loaded: dict[tuple[str, str | None], Dataset] = {}
+_loaded: dict[tuple, Any] = {}
+
+
+def _cached(key: tuple, load: Callable[[], Any]) -> Any:
+    """Workers run many cells of the same dataset; parse and checksum it once per process."""
+    if key not in _loaded:
+        if len(_loaded) >= 8:
+            _loaded.clear()
+        _loaded[key] = load()
+    return _loaded[key]
 
 
 def cached_dataset(spec: DatasetSpec, data_dir: str | None) -> Dataset:
-    """Workers run many cells of the same dataset; parse and checksum it once per process."""
-    key = (spec.name, data_dir)
-    if key not in _loaded:
-        if len(_loaded) >= 4:
-            _loaded.clear()
-        _loaded[key] = load_dataset(spec, Path(data_dir) if data_dir else None)
-    return _loaded[key]
+    return _cached((spec.name, data_dir), lambda: load_dataset(spec, Path(data_dir) if data_dir else None))
 
 
 def split(ds: Dataset, seed: int, fold: int, folds: int, repeats: int) -> tuple[np.ndarray, np.ndarray]:
@@ -102,19 +113,32 @@ def impute(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.Da
     return train.fillna(fill), test.fillna(fill)
 
 
-def run_cell(spec: CellSpec) -> dict[str, Any]:
-    """Run one cell and return its metrics and cost; exceptions propagate (the executor records them)."""
+def fold_data(spec: CellSpec) -> tuple[Dataset, Dataset]:
+    """The training and test rows of a cell: a fixed split's files, or a fold of repeated stratified k-fold."""
+    if spec.dataset.splits:
+        parts = _cached(("parts", spec.dataset.name, spec.data_dir, spec.seed),
+                        lambda: load_parts(spec.dataset, spec.seed, Path(spec.data_dir) if spec.data_dir else None))
+        return parts["train"], parts["test"]
     ds = cached_dataset(spec.dataset, spec.data_dir)
     train, test = split(ds, spec.seed, spec.fold, spec.folds, spec.repeats)
-    X_train, X_test = impute(ds.X.iloc[train], ds.X.iloc[test])
-    y_train, y_test = ds.y.iloc[train], ds.y.iloc[test]
+    return _rows(ds, train), _rows(ds, test)
 
-    group_aware = spec.group_aware and ds.group is not None
+
+def run_cell(spec: CellSpec) -> dict[str, Any]:
+    """Run one cell and return its metrics and cost; exceptions propagate (the executor records them)."""
+    train, test = fold_data(spec)
+    X_train, X_test = impute(train.X, test.X)
+    y_train, y_test = train.y, test.y
+
+    group_aware = spec.group_aware and train.group is not None
     context: dict[str, Any] = {"random_state": spec.seed * 1000 + spec.fold}
     if group_aware:
-        X_train = X_train.assign(**{GROUP_COLUMN: ds.group.iloc[train].astype("category")})
+        X_train = X_train.assign(**{GROUP_COLUMN: train.group.astype("category")})
         context["group_column"] = GROUP_COLUMN
     method = registry.create(spec.method.name, spec.method.params, **context)
+    method.bind(CellContext(spec.dataset, spec.seed, spec.fold, spec.data_dir))
+    if spec.step is not None:
+        method.n_synthetic = augmentation_size(spec.step, spec.augment_of, y_train)
 
     with PeakMemory() as mem:
         t0 = time.perf_counter()
@@ -123,23 +147,37 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     if group_aware:
         X_res = X_res.drop(columns=[GROUP_COLUMN])
 
-    model = make_classifier(spec.classifier.name, spec.seed, spec.classifier.params)
-    model.fit(X_res, y_res.to_numpy())
-    y_pred = model.predict(X_test)
-    out: dict[str, Any] = classification_metrics(y_test, y_pred, positive_scores(model, X_test))
-    if ds.group is not None:
-        out.update(group_metrics(y_test, y_pred, ds.group.iloc[test]))
+    params = {**spec.classifier.params, **spec.dataset.classifier_params.get(spec.classifier.name, {})}
+    model = make_classifier(spec.classifier.name, spec.seed, params)
+    drop = list(spec.dataset.classifier_drop)
+    model.fit(X_res.drop(columns=drop), y_res.to_numpy())
+    X_eval = X_test.drop(columns=drop)
+    y_pred = model.predict(X_eval)
+    out: dict[str, Any] = classification_metrics(y_test, y_pred, positive_scores(model, X_eval))
+    if test.group is not None:
+        out.update(group_metrics(y_test, y_pred, test.group, train_cells=(y_train, train.group)))
     out.update(
         fit_seconds=fit_seconds,
         peak_memory_mb=mem.peak_mb,
         rows_added=len(X_res) - len(X_train),
         train_rows=len(X_train),
         test_rows=len(X_test),
-        dataset_sha256=ds.sha256,
+        dataset_sha256=train.sha256,
     )
     for k, v in getattr(method, "report_", {}).items():
         out[f"method.{k}"] = v
     return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in out.items()}
+
+
+def augmentation_size(step: float, of: str, y_train: pd.Series) -> int:
+    """Rows to add at one step of an augmentation sweep: ``step`` x the training rows or the minority size."""
+    base = {"train_rows": len(y_train), "minority_rows": int(y_train.value_counts().min()), "rows": 1}[of]
+    return int(round(step * base))
+
+
+def _rows(ds: Dataset, idx: np.ndarray) -> Dataset:
+    group = None if ds.group is None else ds.group.iloc[idx]
+    return dataclasses.replace(ds, X=ds.X.iloc[idx], y=ds.y.iloc[idx], group=group)
 
 
 class PeakMemory:

@@ -49,6 +49,10 @@ class Suite:
     folds: int = 5
     repeats: int = 2
     group_aware: bool = False
+    # Augmentation sweep: every method adds round(step x base) rows, for each step; base is the training
+    # rows ("train_rows"), the minority class size ("minority_rows") or 1 ("rows": steps are row counts).
+    augmentation_steps: tuple[float, ...] = ()
+    augmentation_of: str = "train_rows"
     cell_timeout_s: float = 900.0
     cell_memory_gb: float | None = 8.0
     description: str = ""
@@ -91,13 +95,21 @@ def load_suite(name_or_path: str) -> Suite:
     if not isinstance(doc, dict):
         raise SuiteError(f"{path}:1: a suite is a mapping with keys such as datasets, methods, seeds")
     allowed = {"name", "description", "catalog", "datasets", "methods", "classifiers", "seeds", "folds",
-               "repeats", "group_aware", "budget"}
+               "repeats", "group_aware", "budget", "augmentation"}
     where.unknown_keys(doc, allowed, "suite")
     if "datasets" not in doc or "methods" not in doc:
         raise SuiteError(f"{path}:1: a suite needs both 'datasets' and 'methods'")
 
     budget = doc.get("budget") or {}
     where.unknown_keys(budget, {"cell_timeout_s", "cell_memory_gb"}, "budget")
+    augmentation = doc.get("augmentation") or {}
+    where.unknown_keys(augmentation, {"steps", "of"}, "augmentation")
+    steps = where.typed(augmentation, "steps", list, [])
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in steps):
+        raise SuiteError(f"{where.at(augmentation)}: augmentation steps must be numbers >= 0, got {steps}")
+    of = where.typed(augmentation, "of", str, "train_rows")
+    if of not in ("train_rows", "minority_rows", "rows"):
+        raise SuiteError(f"{where.at(augmentation)}: augmentation 'of' must be train_rows, minority_rows or rows")
     return Suite(
         name=where.typed(doc, "name", str, path.stem),
         description=where.typed(doc, "description", str, ""),
@@ -108,6 +120,8 @@ def load_suite(name_or_path: str) -> Suite:
         folds=where.typed(doc, "folds", int, 5),
         repeats=where.typed(doc, "repeats", int, 2),
         group_aware=where.typed(doc, "group_aware", bool, False),
+        augmentation_steps=tuple(float(x) for x in steps),
+        augmentation_of=of,
         cell_timeout_s=float(where.typed(budget, "cell_timeout_s", (int, float), 900)),
         cell_memory_gb=where.typed(budget, "cell_memory_gb", (int, float, type(None)), 8.0),
         path=str(path),

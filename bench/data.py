@@ -208,6 +208,17 @@ class DatasetSpec:
     features: tuple[str, ...] | None = None
     drop: tuple[str, ...] = ()
     description: str = ""
+    # Fixed splits instead of cross-validation (bench/splits.py): per-seed train/test file path templates
+    # with "{seed}", e.g. {"seeds": [1, 2], "train": "t/train_{seed}.csv", "test": "t/test_{seed}.csv"}.
+    splits: dict[str, Any] = field(default_factory=dict, hash=False)
+    # Rows generated elsewhere for this dataset (a `precomputed` method reads them): name -> path template.
+    synthetic: dict[str, str] = field(default_factory=dict, hash=False)
+    # sha256 of every split and synthetic file, by path relative to the data dir (all are verified).
+    checksums: dict[str, str] = field(default_factory=dict, hash=False)
+    # Columns the methods see but the classifiers do not (the OPAL protocol oversamples on all columns).
+    classifier_drop: tuple[str, ...] = ()
+    # Per-dataset classifier settings, merged over the suite's (a protocol may tune them per dataset).
+    classifier_params: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_mapping(cls, m: Mapping, where: str) -> DatasetSpec:
@@ -219,14 +230,25 @@ class DatasetSpec:
             Starting with ``where`` (e.g. ``"datasets/imbalanced.yaml: dataset 'adult'"``) and naming the
             unknown, missing or mistyped key.
         """
-        _keys(m, where, ("name", "target", "minority", "files", "format"),
-              ("openml_id", "read", "group", "features", "drop", "description"))
+        _keys(m, where, ("name", "target", "minority", "format"),
+              ("files", "openml_id", "read", "group", "features", "drop", "description", "splits", "synthetic",
+               "checksums", "classifier_drop", "classifier_params"))
+        splits, synthetic, checksums = (dict(m.get(k) or {}) for k in ("splits", "synthetic", "checksums"))
+        _check("files" in m or splits, where, "give files, or splits for fixed train/test files")
+        if splits:
+            _keys(splits, f"{where}: splits", ("seeds", "train", "test"), ())
+            _check(isinstance(splits["seeds"], list) and all(_is(x, int) for x in splits["seeds"]), where,
+                   "splits.seeds must list integers")
+            _check(all("{seed}" in splits[k] for k in ("train", "test")), where, "split paths need '{seed}'")
+            splits["seeds"] = tuple(splits["seeds"])
+        for name, path in synthetic.items():
+            _check(isinstance(path, str) and "{seed}" in path, where, f"synthetic.{name} must be a path with '{{seed}}'")
         _check(isinstance(m["name"], str) and m["name"] != "", where, "name must be a non-empty string")
         oid = m.get("openml_id")
         _check(oid is None or _is(oid, int), where, f"openml_id must be an integer or null, got {oid!r}")
         _check(m["format"] in FORMATS, where, f"format must be one of {FORMATS}, got {m['format']!r}")
-        _check(isinstance(m["files"], list), where, "files must be a list of {path, sha256[, member]}")
-        files = tuple(FileSpec.from_mapping(f, f"{where}: files[{i}]") for i, f in enumerate(m["files"]))
+        _check(isinstance(m.get("files", []), list), where, "files must be a list of {path, sha256[, member]}")
+        files = tuple(FileSpec.from_mapping(f, f"{where}: files[{i}]") for i, f in enumerate(m.get("files", [])))
         read = dict(m.get("read") or {})
         for key, value in read.items():
             _check(key in READ_OPTIONS, where, f"unknown read option {key!r}; known: {sorted(READ_OPTIONS)}")
@@ -245,6 +267,9 @@ class DatasetSpec:
             group=GroupSpec.from_mapping(group, f"{where}: group") if group is not None else None,
             features=_names(m["features"], where, "features") if m.get("features") is not None else None,
             drop=_names(m.get("drop") or [], where, "drop"), description=m.get("description", "").strip(),
+            splits=splits, synthetic=synthetic, checksums=checksums,
+            classifier_drop=_names(m.get("classifier_drop") or [], where, "classifier_drop"),
+            classifier_params={k: dict(v) for k, v in (m.get("classifier_params") or {}).items()},
         )
 
 
@@ -496,7 +521,8 @@ def _minority_mask(target: pd.Series, minority: str) -> pd.Series:
     return number == value if bool((number.notna() == target.notna()).all()) else hit
 
 
-def _build(spec: DatasetSpec, frame: pd.DataFrame, nominal: set[str], sha: str, source: str) -> Dataset:
+def _build(spec: DatasetSpec, frame: pd.DataFrame, nominal: set[str], sha: str, source: str,
+           check_minority: bool = True) -> Dataset:
     where, columns = f"dataset '{spec.name}' ({source})", list(frame.columns)
     _check(spec.target in columns, where, f"target column '{spec.target}' not found; columns: {columns}")
     na_values = spec.read.get("na_values", list(DEFAULT_NA))
@@ -513,7 +539,7 @@ def _build(spec: DatasetSpec, frame: pd.DataFrame, nominal: set[str], sha: str, 
     _check(n_pos > 0, where, f"minority label {spec.minority!r} never occurs in {spec.target!r}: {labels}")
     _check(n_neg > 0, where, f"only one class ({spec.minority!r}) in '{spec.target}'; need two")
     # A label coded differently by another source (e.g. 1/2 vs 0/1 on OpenML) must not silently invert y.
-    _check(n_pos <= n_neg, where, f"label {spec.minority!r} is the majority ({n_pos} of {n_pos + n_neg} "
+    _check(n_pos <= n_neg or not check_minority, where, f"label {spec.minority!r} is the majority ({n_pos} of {n_pos + n_neg} "
            f"rows); check `minority` (labels: {labels})")
     y = pd.Series(hit.to_numpy().astype("int64"), name=spec.target)
 

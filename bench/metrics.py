@@ -36,6 +36,10 @@ METRICS: dict[str, Metric] = {
         Metric("auprc", True, "area under the precision-recall curve (average precision)", headline=True),
         Metric("roc_auc", True, "area under the ROC curve"),
         Metric("worst_group_accuracy", True, "lowest accuracy over (class, group) cells", headline=True),
+        Metric("worst_group_error", False, "highest error over (class, group) cells"),
+        Metric("group_gap", False, "highest minus lowest error over (class, group) cells"),
+        Metric("minority_group_error", False, "error pooled over the (class, group) cells that are small in training"),
+        Metric("majority_group_error", False, "error pooled over the (class, group) cells that are large in training"),
         Metric("dp_difference", False, "demographic-parity difference between groups (fairlearn)"),
         Metric("eo_difference", False, "equalized-odds difference between groups (fairlearn)"),
         Metric("fit_seconds", False, "wall time of the oversampler's fit_resample"),
@@ -63,15 +67,32 @@ def classification_metrics(y_true, y_pred, y_score) -> dict[str, float]:
     }
 
 
-def group_metrics(y_true, y_pred, groups) -> dict[str, float]:
-    """Per-(class, group) accuracy, the worst of them, and fairlearn's parity differences."""
+def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
+    """Per-(class, group) accuracy, the worst and the gap, and fairlearn's parity differences.
+
+    With ``train_cells = (y_train, groups_train)``, the cells smaller than the mean training cell are the
+    minority groups (in the spurious-correlation setting: the groups that go against the correlation), and
+    the errors pooled over minority and over majority groups are reported too (as in the OPAL protocol).
+    """
     from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
     y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
-    out: dict[str, float] = {}
-    for (label, group), idx in pd.DataFrame({"y": y_true, "g": groups}).groupby(["y", "g"]).groups.items():
-        out[f"accuracy[y={label},g={group}]"] = float(np.mean(y_true[idx] == y_pred[idx]))
-    out["worst_group_accuracy"] = min(out.values())
+    cells = pd.DataFrame({"y": y_true, "g": groups}).groupby(["y", "g"]).groups
+    acc = {cell: float(np.mean(y_true[idx] == y_pred[idx])) for cell, idx in cells.items()}
+    out: dict[str, float] = {f"accuracy[y={y},g={g}]": a for (y, g), a in acc.items()}
+    out["worst_group_accuracy"] = min(acc.values())
+    out["worst_group_error"] = 1 - min(acc.values())
+    out["group_gap"] = max(acc.values()) - min(acc.values())
+    if train_cells is not None:
+        sizes = pd.DataFrame({"y": np.asarray(train_cells[0]), "g": np.asarray(train_cells[1], dtype=object)})
+        sizes = sizes.groupby(["y", "g"]).size()
+        small = {cell for cell, n in sizes.items() if n < sizes.mean()}
+        in_small = np.array([(y, g) in small for y, g in zip(y_true, groups)])
+        wrong = y_true != y_pred
+        if in_small.any():
+            out["minority_group_error"] = float(wrong[in_small].mean())
+        if (~in_small).any():
+            out["majority_group_error"] = float(wrong[~in_small].mean())
     out["dp_difference"] = float(demographic_parity_difference(y_true, y_pred, sensitive_features=groups))
     out["eo_difference"] = float(equalized_odds_difference(y_true, y_pred, sensitive_features=groups))
     return out

@@ -12,11 +12,22 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
+
+
+@dataclass(frozen=True)
+class CellContext:
+    """Where a method runs, for the few methods that need to know (rows from files, protocol recipes)."""
+
+    dataset: Any  # bench.data.DatasetSpec
+    seed: int  # the split seed (a fixed split's seed, or the CV seed)
+    fold: int
+    data_dir: str | None
 
 
 class Oversampler(BaseEstimator):
@@ -46,6 +57,14 @@ class Oversampler(BaseEstimator):
     exact_counts = True
     #: True for methods that run faster on a GPU; the Ray executor then asks for one when the cluster has it.
     requests_gpu = False
+    #: False for methods that add rows as given (from a file or a fixed recipe): never run group-aware.
+    supports_group_aware = True
+    #: Run context, not a hyper-parameter: when set (a step of an augmentation sweep), add exactly this many
+    #: rows in all, shared among the grown cells in proportion to what each lacks.
+    n_synthetic: int | None = None
+
+    def bind(self, context: CellContext) -> None:
+        """Hook called by the runner before ``fit_resample``; methods that need no context ignore it."""
 
     def __init__(self, *, ratio: float = 1.0, group_column: str | None = None, random_state: int | None = None):
         self.ratio = ratio
@@ -57,9 +76,7 @@ class Oversampler(BaseEstimator):
         """Return the original rows followed by the new ones, same columns and dtypes as ``X``."""
         X, y = check_xy(X, y)
         cells, strata = self._cells(X, y)
-        counts = strata.value_counts().reindex(range(len(cells)), fill_value=0)
-        goal = math.ceil(self.ratio * counts.max())
-        needed = {int(s): int(goal - n) for s, n in counts.items() if goal > n}
+        needed = self._needed(strata.value_counts().reindex(range(len(cells)), fill_value=0))
         features = X.drop(columns=[self.group_column]) if self.group_column else X
         self.report_: dict[str, Any] = {}
 
@@ -87,6 +104,22 @@ class Oversampler(BaseEstimator):
         raise NotImplementedError
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _needed(self, counts: pd.Series) -> dict[int, int]:
+        """Rows to add per cell: up to ``ratio`` x the largest cell, or ``n_synthetic`` shared by deficit."""
+        goal = math.ceil(self.ratio * counts.max())
+        deficit = {int(s): int(goal - n) for s, n in counts.items() if goal > n}
+        if self.n_synthetic is None:
+            return deficit
+        if not deficit:  # already balanced: augment every cell in proportion to its size
+            deficit = {int(s): int(n) for s, n in counts.items() if n > 0}
+        total = sum(deficit.values())
+        shares = {s: self.n_synthetic * d / total for s, d in deficit.items()}
+        needed = {s: math.floor(v) for s, v in shares.items()}
+        # largest remainders get the rows that flooring left over, so the total is exact
+        for s in sorted(shares, key=lambda s: shares[s] - needed[s], reverse=True)[: self.n_synthetic - sum(needed.values())]:
+            needed[s] += 1
+        return {s: n for s, n in needed.items() if n > 0}
+
     def _cells(self, X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
         """Number the cells; return the table of cells (label, group) and each row's cell code."""
         if self.group_column is None:
@@ -186,3 +219,31 @@ def _like(new: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
 
 def _sort_key(s: pd.Series) -> pd.Series:
     return s.astype(str)
+
+
+class PoolOversampler(Oversampler):
+    """Base of methods whose new rows come as one ordered pool: rows from a file, or a fixed recipe.
+
+    The first ``n_synthetic`` rows of the pool are added as they are, labels included, in pool order (the
+    whole pool when ``n_synthetic`` is not set). A plugin implements ``_pool``.
+    """
+
+    def _pool(self, X: pd.DataFrame, y: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
+        raise NotImplementedError
+
+    supports_group_aware = False
+
+    def fit_resample(self, X, y):
+        X, y = check_xy(X, y)
+        if self.group_column:
+            raise ValueError(f"{type(self).__name__} adds its rows as given; group-aware mode does not apply")
+        pool_X, pool_y = self._pool(X, y)
+        n = len(pool_X) if self.n_synthetic is None else self.n_synthetic
+        if n > len(pool_X):
+            raise ValueError(f"{type(self).__name__}: {n} rows asked for, but the pool holds {len(pool_X)}")
+        self.report_ = {"pool_rows": len(pool_X), "pool_minority_share": float(pool_y.iloc[:n].mean()) if n else 0.0}
+        self.n_requested_ = self.n_generated_ = n
+        new_X = _like(pool_X.iloc[:n][list(X.columns)].reset_index(drop=True), X)
+        new_y = pd.Series(pool_y.iloc[:n].to_numpy(), name=y.name).astype(y.dtype)
+        return (pd.concat([X.reset_index(drop=True), new_X], ignore_index=True),
+                pd.concat([y.reset_index(drop=True), new_y], ignore_index=True))

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from bench import registry
 from bench.cell import CellSpec
 from bench.config import Suite
 from bench.data import load_dataset
+from bench.splits import load_parts
 from bench.store import ResultsStore
 
 
@@ -29,20 +31,32 @@ class RunSummary:
 def plan(suite: Suite, data_dir: Path | None = None) -> list[CellSpec]:
     """Every cell of the suite, in a stable order (datasets outermost, so workers reuse loaded data)."""
     cells = []
+    steps = suite.augmentation_steps or (None,)
     for ds in suite.datasets:
-        for seed in suite.seeds:
-            for fold in range(suite.folds * suite.repeats):
+        # a dataset with fixed splits brings its own seeds, one train/test pair each
+        seeds, folds, repeats = (ds.splits["seeds"], 1, 1) if ds.splits else (suite.seeds, suite.folds, suite.repeats)
+        for seed in seeds:
+            for fold in range(folds * repeats):
                 for method in suite.methods:
                     group_aware = suite.group_aware if method.group_aware is None else method.group_aware
-                    for clf in suite.classifiers:
-                        cells.append(CellSpec(suite.name, ds, method, clf, seed, fold, suite.folds, suite.repeats,
-                                              bool(group_aware and ds.group), str(data_dir) if data_dir else None))
+                    group_aware = group_aware and registry.resolve(method.name).supports_group_aware
+                    for step in steps:
+                        if step and method.name == "none":
+                            continue  # adds nothing at any step: its step-0 cell is the shared baseline
+                        for clf in suite.classifiers:
+                            cells.append(CellSpec(suite.name, ds, method, clf, seed, fold, folds, repeats,
+                                                  bool(group_aware and ds.group), str(data_dir) if data_dir else None,
+                                                  step, suite.augmentation_of))
     return cells
 
 
 def check_datasets(suite: Suite, data_dir: Path | None = None) -> None:
     """Load every dataset once before any cell runs, so a missing file or bad checksum stops the sweep early."""
     for spec in suite.datasets:
+        if spec.splits:
+            for seed in spec.splits["seeds"]:
+                load_parts(spec, seed, data_dir)
+            continue
         ds = load_dataset(spec, data_dir)
         smallest = int(ds.y.value_counts().min())
         if smallest < suite.folds:

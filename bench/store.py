@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS cells (
     classifier_params TEXT NOT NULL,
     seed INTEGER NOT NULL,
     fold INTEGER NOT NULL,
+    step REAL,                     -- augmentation sweep step (NULL outside sweeps)
     status TEXT NOT NULL,          -- ok | error | timeout | oom | crashed
     failure TEXT,                  -- why a cell did not succeed (exception, timeout, ...)
     metrics TEXT NOT NULL,         -- JSON: metric name -> value
@@ -99,7 +100,7 @@ class ResultsStore:
             spec.key, spec.suite, spec.dataset.name, spec.method.label, spec.method.name,
             json.dumps(spec.method.params, sort_keys=True, default=str), int(spec.group_aware),
             spec.classifier.name, json.dumps(spec.classifier.params, sort_keys=True), spec.seed, spec.fold,
-            status, error, json.dumps(metrics, default=str), seconds, sha, bench.__version__, socket.gethostname(),
+            spec.step, status, error, json.dumps(metrics, default=str), seconds, sha, bench.__version__, socket.gethostname(),
             started_at, finished_at,
         )
         try:
@@ -113,7 +114,7 @@ class ResultsStore:
         q, args = "SELECT * FROM cells", ()
         if suite:
             q, args = q + " WHERE suite = ?", (suite,)
-        df = pd.read_sql_query(q + " ORDER BY dataset, method, classifier, seed, fold", self.db, params=args)
+        df = pd.read_sql_query(q + " ORDER BY dataset, method, classifier, seed, fold, step", self.db, params=args)
         if df.empty:
             return df
         metrics = pd.DataFrame([json.loads(m) for m in df.pop("metrics")], index=df.index)

@@ -37,7 +37,8 @@ def test_group_metrics_by_hand():
     assert m["accuracy[y=1,g=a]"] == 1.0
     assert m["accuracy[y=1,g=b]"] == 0.5
     assert m["accuracy[y=0,g=b]"] == pytest.approx(2 / 3)
-    assert m["worst_group_accuracy"] == 0.5
+    assert m["worst_group_accuracy"] == 0.5 and m["worst_group_error"] == 0.5
+    assert m["group_gap"] == pytest.approx(1.0 - 0.5)
     # selection rates: a predicts 1 on 2 of 5 rows, b on 2 of 5 -> no demographic-parity gap
     assert m["dp_difference"] == pytest.approx(0.0)
     # TPR a = 1, b = 1/2; FPR a = 0, b = 1/3 -> equalized odds difference = max(0.5, 1/3)
@@ -47,3 +48,15 @@ def test_group_metrics_by_hand():
 def test_every_metric_declares_a_direction():
     assert all(isinstance(m.higher_is_better, bool) for m in METRICS.values())
     assert not METRICS["error"].higher_is_better and METRICS["minority_recall"].higher_is_better
+
+
+def test_minority_and_majority_group_errors_pool_rows():
+    groups = ["a", "a", "b", "b", "a", "a", "a", "b", "b", "b"]
+    # training: (1,a) and (0,b) are large, (1,b) and (0,a) small -> the spurious-correlation layout
+    y_train = [1] * 9 + [1] + [0] + [0] * 9
+    g_train = ["a"] * 9 + ["b"] + ["a"] + ["b"] * 9
+    m = group_metrics(Y, P, groups, train_cells=(y_train, g_train))
+    # minority cells in test: (1,b) rows 2,3 (1 wrong) and (0,a) rows 4-6 (0 wrong) -> pooled 1/5
+    assert m["minority_group_error"] == pytest.approx(1 / 5)
+    # majority cells: (1,a) rows 0,1 (0 wrong) and (0,b) rows 7-9 (1 wrong) -> pooled 1/5
+    assert m["majority_group_error"] == pytest.approx(1 / 5)

@@ -1,0 +1,103 @@
+"""Benchmarks of the runner itself (not of the methods): overhead, parallel speedup, cached re-runs.
+
+    python -m bench.benchmarks.runner_overhead [--suite quick] [--repeat 3]
+
+1. Overhead: the wall time of cells run through the cell machinery (split, impute, fit_resample, classifier,
+   metrics, memory sampling) against the same split + fit_resample + classifier fit + predict in a bare loop,
+   on the same process with the dataset already loaded. Target: within 5%.
+2. Parallel speedup: the suite's cells with 1 worker against 2 workers (process executor, fresh stores).
+3. Cached re-run: a second `run` of a finished suite (every cell skipped).
+Prints a table and writes results/benchmarks/runner.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench import registry, runner
+from bench.cell import cached_dataset, impute, split
+from bench.classifiers import make_classifier
+from bench.config import load_suite
+from bench.executors import InlineExecutor, ProcessExecutor, execute
+from bench.store import ResultsStore
+
+OUT = Path(__file__).resolve().parents[2] / "results" / "benchmarks"
+
+
+def bare(spec) -> None:
+    """What a user would write by hand for one cell: split, oversample, fit, predict."""
+    ds = cached_dataset(spec.dataset, spec.data_dir)
+    tr, te = split(ds, spec.seed, spec.fold, spec.folds, spec.repeats)
+    X_train, X_test = impute(ds.X.iloc[tr], ds.X.iloc[te])
+    method = registry.create(spec.method.name, spec.method.params, random_state=spec.seed * 1000 + spec.fold)
+    X_res, y_res = method.fit_resample(X_train, ds.y.iloc[tr])
+    model = make_classifier(spec.classifier.name, spec.seed, spec.classifier.params)
+    model.fit(X_res, y_res.to_numpy())
+    model.predict_proba(X_test)
+
+
+def overhead(cells, repeat: int) -> dict:
+    for spec in cells[:1]:
+        execute(spec)  # warm: imports, dataset cache
+    ratios, cell_t, bare_t = [], [], []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for spec in cells:
+            out = execute(spec)
+            assert out.status == "ok", out.error
+        c = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for spec in cells:
+            bare(spec)
+        b = time.perf_counter() - t0
+        cell_t.append(c), bare_t.append(b), ratios.append(c / b)
+    return {"cells": len(cells), "cell_seconds": statistics.median(cell_t), "bare_seconds": statistics.median(bare_t),
+            "ratio": statistics.median(ratios)}
+
+
+def sweep_seconds(suite, workers: int | None, executor=None) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = ResultsStore(Path(tmp) / "r.sqlite")
+        t0 = time.perf_counter()
+        summary = runner.run(suite, store, executor or ProcessExecutor(workers, 600, None), show_progress=False)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = runner.run(suite, store, InlineExecutor(), show_progress=False)
+        rerun = time.perf_counter() - t0
+        assert again.executed == 0
+        return first, summary.executed, rerun
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", default="quick")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--overhead-cells", type=int, default=20)
+    args = ap.parse_args()
+
+    suite = load_suite(args.suite)
+    cells = [c for c in runner.plan(suite) if c.dataset.name == suite.datasets[-1].name][: args.overhead_cells]
+    result = {"suite": suite.name, "overhead": overhead(cells, args.repeat)}
+    t1, n, _ = sweep_seconds(suite, 1)
+    t2, _, rerun = sweep_seconds(suite, 2)
+    result["parallel"] = {"cells": n, "seconds_1_worker": t1, "seconds_2_workers": t2, "speedup": t1 / t2,
+                          "cells_per_minute_2_workers": n / t2 * 60}
+    result["cached_rerun_seconds"] = rerun
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "runner.json").write_text(json.dumps(result, indent=2))
+    o, p = result["overhead"], result["parallel"]
+    print(f"overhead   {o['cells']} cells of {suite.datasets[-1].name}: cell {o['cell_seconds']:.2f} s vs bare "
+          f"{o['bare_seconds']:.2f} s -> ratio {o['ratio']:.3f}")
+    print(f"parallel   {p['cells']} cells: 1 worker {p['seconds_1_worker']:.1f} s, 2 workers "
+          f"{p['seconds_2_workers']:.1f} s -> speedup {p['speedup']:.2f} ({p['cells_per_minute_2_workers']:.0f} cells/min)")
+    print(f"re-run     all cells cached: {rerun:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
