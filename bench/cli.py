@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bench.config import DATASETS_DIR, SuiteError, load_suite
 from bench.data import DatasetError
+from bench.executors import ExecutorError
 from bench.registry import UnknownMethodError
 from bench.store import DEFAULT_PATH, ResultsStore, StoreError
 
@@ -75,7 +76,7 @@ def run(
         ex = make_executor(executor.value, workers, s.cell_timeout_s, s.cell_memory_gb, ray_address)
         summary = runner.run(s, store, ex, data_dir=data_dir, retry_failed=retry_failed,
                              show_progress=True)
-    except (SuiteError, DatasetError, UnknownMethodError, StoreError) as e:
+    except (SuiteError, DatasetError, UnknownMethodError, StoreError, ExecutorError) as e:
         _fail(str(e))
         return
     console.print(

@@ -16,9 +16,14 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from bench.cell import CellSpec, run_cell
+
+class ExecutorError(RuntimeError):
+    """The executor itself failed (not a cell): the sweep stops; finished cells stay recorded."""
+
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                "NUMEXPR_NUM_THREADS")
@@ -114,6 +119,9 @@ class ProcessExecutor:
             spec = futures[future]
             try:
                 outcome = future.result()
+            except BrokenProcessPool as e:  # no cell's fault: stop, record nothing, a re-run retries
+                raise ExecutorError(f"the worker pool broke ({e}); workers could not start or all died. "
+                                    "Try --executor inline to see why.") from e
             except concurrent.futures.TimeoutError:
                 outcome = Outcome("timeout", error=f"cell exceeded its {self.timeout:.0f} s time limit")
             except ProcessExpired as e:

@@ -71,6 +71,7 @@ def run(suite: Suite, store: ResultsStore, executor, data_dir: Path | None = Non
     cells = plan(suite, data_dir)
     done = store.done_keys([c.key for c in cells], include_failed=not retry_failed)
     todo = [c for c in cells if c.key not in done]
+    store.relabel([c for c in cells if c.key in done])
     summary = RunSummary(planned=len(cells), skipped=len(cells) - len(todo))
     if not todo:
         return summary

@@ -91,6 +91,12 @@ class ResultsStore:
             done.update(k for (k,) in self.db.execute(q, chunk))
         return done
 
+    def relabel(self, specs: list[Any]) -> None:
+        """Give recorded cells the labels their suite uses now (a label is not part of a cell's key)."""
+        with self.db:
+            self.db.executemany("UPDATE cells SET method = ?, suite = ? WHERE key = ? AND (method != ? OR suite != ?)",
+                                [(s.method.label, s.suite, s.key, s.method.label, s.suite) for s in specs])
+
     def put(self, spec: Any, status: str, metrics: dict[str, Any], error: str | None, seconds: float,
             started_at: str, finished_at: str) -> None:
         """Record one finished cell (replacing an earlier failed attempt with the same key)."""

@@ -87,7 +87,7 @@ def test_augmentation_plan_and_sizes():
 
 def test_a_spurious_cell_reports_group_errors():
     spec = next(c for c in runner.plan(SUITE.select(datasets=["heart_failure-spurious"]))
-                if c.method.label == "precomputed(source=gpt4)" and c.step == 1.0 and c.classifier.name == "glm")
+                if c.method.label == "opal-gpt4" and c.step == 1.0 and c.classifier.name == "glm")
     out = run_cell(spec)
     assert out["rows_added"] == 50
     for k in ("worst_group_error", "group_gap", "minority_group_error", "majority_group_error", "error"):

@@ -122,3 +122,13 @@ def test_impute_uses_the_training_fold_only():
     assert tr["x"].tolist() == [1.0, 3.0, 3.0, 100.0] and te["x"].tolist() == [3.0]  # train median
     assert tr["c"].tolist() == ["a", "a", "a", "b"] and te["c"].tolist() == ["a"]
     assert te["empty"].tolist() == ["missing"] and not tr.isna().any().any()
+
+
+def test_renamed_variant_keeps_its_cells_and_takes_the_new_label(toy_suite, tmp_path):
+    path = toy_suite(["smote: {k_neighbors: 3}"])
+    run(path, tmp_path, executor=InlineExecutor())
+    path.write_text(path.read_text().replace("  - smote: {k_neighbors: 3}",
+                                             "  - {name: smote-k3, method: smote, params: {k_neighbors: 3}}"))
+    _, store, again = run(path, tmp_path, executor=InlineExecutor())
+    assert again.executed == 0
+    assert "smote-k3" in set(store.frame("toy")["method"]) and "smote(k_neighbors=3)" not in set(store.frame("toy")["method"])
