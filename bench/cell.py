@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import pickle
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -30,7 +32,8 @@ from bench.metrics import classification_metrics, group_metrics
 from bench.oversampler import CellContext
 from bench.splits import load_parts
 
-GROUP_COLUMN = "__group__"  # how the group attribute travels through a group-aware oversampler
+GROUP_COLUMN = "__group__"
+RESAMPLED_CACHE = Path(os.environ.get("BENCH_CACHE", Path(__file__).resolve().parent.parent / "results" / "cache")) / "resampled"  # how the group attribute travels through a group-aware oversampler
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,16 @@ class CellSpec:
     augment_of: str = "train_rows"
 
     @property
+    def oversampling_key(self) -> str:
+        """Hash of what determines the oversampled training rows (the key without the classifier)."""
+        return _hash({k: v for k, v in self._ident().items() if k != "classifier"})
+
+    @property
     def key(self) -> str:
         """Hash of what determines the result: data checksum, method and params, classifier, split, version."""
+        return _hash(self._ident())
+
+    def _ident(self) -> dict[str, Any]:
         ident = {
             "dataset": asdict(self.dataset),  # declared checksums, parsing and group rules
             "method": self.method.name,
@@ -67,7 +78,11 @@ class CellSpec:
         }
         if self.step is not None:  # only sweeps add these, so other cells keep their keys
             ident.update(step=self.step, augment_of=self.augment_of)
-        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
+        return ident
+
+
+def _hash(ident: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 _loaded: dict[tuple, Any] = {}
@@ -140,10 +155,7 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     if spec.step is not None:
         method.n_synthetic = augmentation_size(spec.step, spec.augment_of, y_train)
 
-    with PeakMemory() as mem:
-        t0 = time.perf_counter()
-        X_res, y_res = method.fit_resample(X_train, y_train)
-        fit_seconds = time.perf_counter() - t0
+    X_res, y_res, cost = oversample(spec, method, X_train, y_train)
     if group_aware:
         X_res = X_res.drop(columns=[GROUP_COLUMN])
 
@@ -156,17 +168,38 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
     out: dict[str, Any] = classification_metrics(y_test, y_pred, positive_scores(model, X_eval))
     if test.group is not None:
         out.update(group_metrics(y_test, y_pred, test.group, train_cells=(y_train, train.group)))
-    out.update(
-        fit_seconds=fit_seconds,
-        peak_memory_mb=mem.peak_mb,
-        rows_added=len(X_res) - len(X_train),
-        train_rows=len(X_train),
-        test_rows=len(X_test),
-        dataset_sha256=train.sha256,
-    )
-    for k, v in getattr(method, "report_", {}).items():
-        out[f"method.{k}"] = v
+    out.update(cost, rows_added=len(X_res) - len(X_train), train_rows=len(X_train), test_rows=len(X_test),
+               dataset_sha256=train.sha256)
     return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in out.items()}
+
+
+def oversample(spec: CellSpec, method, X_train: pd.DataFrame, y_train: pd.Series):
+    """``fit_resample`` with its cost, through the resampled-rows cache for methods that ask for it.
+
+    The cells of one (method, dataset, seed, fold) that differ only in the classifier get the same rows (the
+    method is seeded), so costly generators run once and the other cells read the rows back; the recorded
+    cost is the run that made them, and ``method.from_cache`` says which cells reused them.
+    """
+    path = None
+    if type(method).cache_resampled:
+        path = RESAMPLED_CACHE / f"{spec.oversampling_key}.pkl"
+        if path.exists():
+            with open(path, "rb") as f:
+                X_res, y_res, cost = pickle.load(f)
+            return X_res, y_res, {**cost, "method.from_cache": 1.0}
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        X_res, y_res = method.fit_resample(X_train, y_train)
+        fit_seconds = time.perf_counter() - t0
+    cost = {"fit_seconds": fit_seconds, "peak_memory_mb": mem.peak_mb,
+            **{f"method.{k}": v for k, v in getattr(method, "report_", {}).items()}}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump((X_res, y_res, cost), f)
+        os.replace(tmp, path)  # atomic: a reader sees the whole file or none
+    return X_res, y_res, cost | ({"method.from_cache": 0.0} if path else {})
 
 
 def augmentation_size(step: float, of: str, y_train: pd.Series) -> int:

@@ -286,7 +286,9 @@ def load_catalog(path: Path) -> dict[str, DatasetSpec]:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as e:
         raise DatasetError(f"{path}: cannot read catalog: {e}") from e
-    _keys(doc, str(path), ("datasets",), ("name", "description"))
+    # A catalog may also be a runnable suite (bench/config.py reads the suite keys).
+    _keys(doc, str(path), ("datasets",), ("name", "description", "catalog", "methods", "classifiers", "seeds",
+                                          "folds", "repeats", "group_aware", "budget", "augmentation"))
     _check(isinstance(doc["datasets"], list), str(path), "datasets must be a list")
     specs: dict[str, DatasetSpec] = {}
     for i, entry in enumerate(doc["datasets"]):

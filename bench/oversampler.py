@@ -57,6 +57,8 @@ class Oversampler(BaseEstimator):
     exact_counts = True
     #: True for methods that run faster on a GPU; the Ray executor then asks for one when the cluster has it.
     requests_gpu = False
+    #: True for costly methods: cells that differ only in the classifier reuse the rows (bench/cell.py).
+    cache_resampled = False
     #: False for methods that add rows as given (from a file or a fixed recipe): never run group-aware.
     supports_group_aware = True
     #: Run context, not a hyper-parameter: when set (a step of an augmentation sweep), add exactly this many

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,24 +31,23 @@ class RunSummary:
 
 
 def plan(suite: Suite, data_dir: Path | None = None) -> list[CellSpec]:
-    """Every cell of the suite, in a stable order (datasets outermost, so workers reuse loaded data)."""
+    """Every cell of the suite in a stable order.
+
+    Classifiers outermost, so the cells of a second classifier find the first one's cached rows
+    (bench/cell.py); then datasets, so a worker reuses the dataset it has loaded.
+    """
     cells = []
     steps = suite.augmentation_steps or (None,)
-    for ds in suite.datasets:
+    for clf, ds in itertools.product(suite.classifiers, suite.datasets):
         # a dataset with fixed splits brings its own seeds, one train/test pair each
         seeds, folds, repeats = (ds.splits["seeds"], 1, 1) if ds.splits else (suite.seeds, suite.folds, suite.repeats)
-        for seed in seeds:
-            for fold in range(folds * repeats):
-                for method in suite.methods:
-                    group_aware = suite.group_aware if method.group_aware is None else method.group_aware
-                    group_aware = group_aware and registry.resolve(method.name).supports_group_aware
-                    for step in steps:
-                        if step and method.name == "none":
-                            continue  # adds nothing at any step: its step-0 cell is the shared baseline
-                        for clf in suite.classifiers:
-                            cells.append(CellSpec(suite.name, ds, method, clf, seed, fold, folds, repeats,
-                                                  bool(group_aware and ds.group), str(data_dir) if data_dir else None,
-                                                  step, suite.augmentation_of))
+        for seed, fold, method, step in itertools.product(seeds, range(folds * repeats), suite.methods, steps):
+            if step and method.name == "none":
+                continue  # adds nothing at any step: its step-0 cell is the shared baseline
+            group_aware = suite.group_aware if method.group_aware is None else method.group_aware
+            group_aware = bool(group_aware and ds.group and registry.resolve(method.name).supports_group_aware)
+            cells.append(CellSpec(suite.name, ds, method, clf, seed, fold, folds, repeats, group_aware,
+                                  str(data_dir) if data_dir else None, step, suite.augmentation_of))
     return cells
 
 
@@ -82,6 +83,7 @@ def run(suite: Suite, store: ResultsStore, executor, data_dir: Path | None = Non
         TextColumn("ok {task.fields[ok]}  failed {task.fields[failed]}"), TimeElapsedColumn(),
         TextColumn("eta"), TimeRemainingColumn(), disable=not show_progress,
     )
+    plain = _PlainProgress(suite.name)  # a log file or CI gets a line a minute instead of a live bar
     with progress:
         task = progress.add_task(suite.name, total=len(todo), ok=0, failed=0)
         try:
@@ -96,8 +98,26 @@ def run(suite: Suite, store: ResultsStore, executor, data_dir: Path | None = Non
                                            f"/ {spec.classifier.name} fold {spec.fold}: "
                                            f"{(outcome.error or '').splitlines()[0][:200]}")
                 progress.update(task, advance=1, ok=summary.ok, failed=summary.failed)
+                if show_progress and not progress.console.is_terminal:
+                    plain.tick(summary, len(todo))
         except KeyboardInterrupt:
             summary.interrupted = True
         finally:
             executor.close()
     return summary
+
+
+class _PlainProgress:
+    def __init__(self, name: str, every: float = 60.0):
+        self.name, self.every = name, every
+        self.start = self.last = time.monotonic()
+
+    def tick(self, summary: RunSummary, total: int) -> None:
+        now = time.monotonic()
+        done = summary.executed
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        eta = (now - self.start) / done * (total - done)
+        print(f"{self.name}: {done}/{total} cells ({summary.ok} ok, {summary.failed} failed), "
+              f"{now - self.start:.0f} s elapsed, eta {eta:.0f} s", flush=True)

@@ -30,3 +30,9 @@ class Recording(Duplication):
         with open(os.environ["BENCH_TEST_RECORD"], "a") as f:
             f.write(",".join(map(str, X.index)) + "\n")
         return super().fit_resample(X, y)
+
+
+class CachedRecording(Recording):
+    """A costly-method stand-in: its rows go through the resampled-rows cache."""
+
+    cache_resampled = True

@@ -132,3 +132,22 @@ def test_renamed_variant_keeps_its_cells_and_takes_the_new_label(toy_suite, tmp_
     _, store, again = run(path, tmp_path, executor=InlineExecutor())
     assert again.executed == 0
     assert "smote-k3" in set(store.frame("toy")["method"]) and "smote(k_neighbors=3)" not in set(store.frame("toy")["method"])
+
+
+def test_costly_methods_run_once_per_fold_across_classifiers(toy_suite, tmp_path, monkeypatch):
+    import bench.cell
+
+    monkeypatch.setattr(bench.cell, "RESAMPLED_CACHE", tmp_path / "cache")
+    record = tmp_path / "seen.txt"
+    monkeypatch.setenv("BENCH_TEST_RECORD", str(record))
+    path = toy_suite(["tests.plugins:CachedRecording"], classifiers=["logreg", "random_forest"])
+    suite = load_suite(str(path)).select(methods=["tests.plugins:CachedRecording"])
+    store = ResultsStore(tmp_path / "r.sqlite")
+    runner.run(suite, store, InlineExecutor(), data_dir=path.parent, show_progress=False)
+    assert len(record.read_text().splitlines()) == 3  # 3 folds, not 3 folds x 2 classifiers
+    cells = store.frame("toy").set_index(["classifier", "fold"])
+    assert (cells.loc["logreg", "method.from_cache"] == 0).all()
+    assert (cells.loc["random_forest", "method.from_cache"] == 1).all()
+    # the reused rows are the same rows, and the cost recorded is that of the run that made them
+    for col in ("rows_added", "fit_seconds"):
+        assert cells.loc["logreg", col].tolist() == cells.loc["random_forest", col].tolist()
