@@ -31,6 +31,9 @@ class MethodConfig:
     name: str  # registry name or "module:Class"
     params: dict[str, Any] = field(default_factory=dict)
     group_aware: bool | None = None  # None: follow the suite
+    # Run this method only on these datasets / the first `only_folds` folds (an expensive method in a quick suite).
+    only_datasets: tuple[str, ...] = ()
+    only_folds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,19 +171,24 @@ def _methods(entries: list, where: _Where) -> tuple[MethodConfig, ...]:
 
 
 def _method(entry: Any, where: _Where) -> MethodConfig:
+    only_datasets, only_folds = (), None
     if isinstance(entry, str):
         name, params, label = entry, {}, entry
     elif isinstance(entry, dict) and "method" in entry:
-        where.unknown_keys(entry, {"name", "method", "params"}, "method")
+        where.unknown_keys(entry, {"name", "method", "params", "only"}, "method")
         name, params = entry["method"], dict(entry.get("params") or {})
         label = entry.get("name") or _label(name, params)
+        only = entry.get("only") or {}
+        where.unknown_keys(only, {"datasets", "folds"}, "only")
+        only_datasets = tuple(where.typed(only, "datasets", list, []))
+        only_folds = where.typed(only, "folds", int, None) if "folds" in only else None
     elif isinstance(entry, dict) and len(entry) == 1:
         (name, params), = entry.items()
         params = dict(params or {})
         label = _label(name, params)
     else:
         raise SuiteError(f"{where.at(entry)}: a method is 'name', {{name: {{params}}}} or "
-                         f"{{name: label, method: name, params: {{...}}}}; got {entry!r}")
+                         f"{{name: label, method: name, params: {{...}}, only: {{datasets, folds}}}}; got {entry!r}")
     group_aware = params.pop("group_aware", None)
     try:
         cls = registry.resolve(name)
@@ -190,7 +198,7 @@ def _method(entry: Any, where: _Where) -> MethodConfig:
     if unknown:
         raise SuiteError(f"{where.at(entry)}: method {name!r} has no parameter(s) {sorted(unknown)}; "
                          f"its parameters are {sorted(cls._get_param_names())}")
-    return MethodConfig(label, name, params, group_aware)
+    return MethodConfig(label, name, params, group_aware, only_datasets, only_folds)
 
 
 def _classifiers(entries: list, where: _Where) -> tuple[ClassifierConfig, ...]:

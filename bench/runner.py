@@ -44,6 +44,8 @@ def plan(suite: Suite, data_dir: Path | None = None) -> list[CellSpec]:
         for seed, fold, method, step in itertools.product(seeds, range(folds * repeats), suite.methods, steps):
             if step and method.name == "none":
                 continue  # adds nothing at any step: its step-0 cell is the shared baseline
+            if (method.only_datasets and ds.name not in method.only_datasets) or fold >= (method.only_folds or fold + 1):
+                continue  # an expensive method limited to part of the suite
             group_aware = suite.group_aware if method.group_aware is None else method.group_aware
             group_aware = bool(group_aware and ds.group and registry.resolve(method.name).supports_group_aware)
             cells.append(CellSpec(suite.name, ds, method, clf, seed, fold, folds, repeats, group_aware,

@@ -151,3 +151,13 @@ def test_costly_methods_run_once_per_fold_across_classifiers(toy_suite, tmp_path
     # the reused rows are the same rows, and the cost recorded is that of the run that made them
     for col in ("rows_added", "fit_seconds"):
         assert cells.loc["logreg", col].tolist() == cells.loc["random_forest", col].tolist()
+
+
+def test_only_limits_an_expensive_method(toy_suite, tmp_path):
+    path = toy_suite(["{name: dup-once, method: duplication, only: {datasets: [toy], folds: 1}}"])
+    cells = runner.plan(load_suite(str(path)))
+    assert [c.fold for c in cells if c.method.label == "dup-once"] == [0]
+    assert len([c for c in cells if c.method.label == "none"]) == 3
+    bad = toy_suite(["{name: x, method: duplication, only: {seeds: [1]}}"])
+    with pytest.raises(SuiteError, match="unknown only key"):
+        load_suite(str(bad))
