@@ -78,9 +78,12 @@ def main() -> None:
     ap.add_argument("--suite", default="quick")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--overhead-cells", type=int, default=20)
+    ap.add_argument("--method", action="append", help="method labels to keep (default: the classic ones)")
     args = ap.parse_args()
 
+    classic = ["none", "duplication", "smote", "borderline-smote", "adasyn"]
     suite = load_suite(args.suite)
+    suite = suite.select(methods=args.method or [m.label for m in suite.methods if m.label in classic])
     cells = [c for c in runner.plan(suite) if c.dataset.name == suite.datasets[-1].name][: args.overhead_cells]
     result = {"suite": suite.name, "overhead": overhead(cells, args.repeat)}
     t1, n, _ = sweep_seconds(suite, 1)
