@@ -74,7 +74,7 @@ def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
     minority groups (in the spurious-correlation setting: the groups that go against the correlation), and
     the errors pooled over minority and over majority groups are reported too (as in the OPAL protocol).
     """
-    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
     y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
     cells = pd.DataFrame({"y": y_true, "g": groups}).groupby(["y", "g"]).groups
@@ -93,8 +93,12 @@ def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
             out["minority_group_error"] = float(wrong[in_small].mean())
         if (~in_small).any():
             out["majority_group_error"] = float(wrong[~in_small].mean())
-    out["dp_difference"] = float(demographic_parity_difference(y_true, y_pred, sensitive_features=groups))
-    out["eo_difference"] = float(equalized_odds_difference(y_true, y_pred, sensitive_features=groups))
+    # One MetricFrame for both parity gaps: fairlearn's demographic_parity_difference and
+    # equalized_odds_difference compute exactly these differences, but build three frames (the cost of a cell).
+    rates = MetricFrame(metrics={"selection": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+                        y_true=y_true, y_pred=y_pred, sensitive_features=groups).difference()
+    out["dp_difference"] = float(rates["selection"])
+    out["eo_difference"] = float(max(rates["tpr"], rates["fpr"]))
     return out
 
 

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from bench.metrics import METRICS, classification_metrics, group_metrics
@@ -60,3 +61,13 @@ def test_minority_and_majority_group_errors_pool_rows():
     assert m["minority_group_error"] == pytest.approx(1 / 5)
     # majority cells: (1,a) rows 0,1 (0 wrong) and (0,b) rows 7-9 (1 wrong) -> pooled 1/5
     assert m["majority_group_error"] == pytest.approx(1 / 5)
+
+
+def test_parity_gaps_equal_fairlearns_own_functions():
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+    rng = np.random.default_rng(0)
+    y, p, g = rng.integers(0, 2, 200), rng.integers(0, 2, 200), rng.choice(["a", "b", "c"], 200)
+    m = group_metrics(y, p, g)
+    assert m["dp_difference"] == pytest.approx(demographic_parity_difference(y, p, sensitive_features=g))
+    assert m["eo_difference"] == pytest.approx(equalized_odds_difference(y, p, sensitive_features=g))
