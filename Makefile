@@ -45,8 +45,8 @@ browser: $(CHROMIUM)
 test: setup browser  ## the fast tests (under 15 minutes)
 	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m "not slow" $(ARGS)
 
-test-slow: setup browser  ## the slow tests (real training runs, servers)
-	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m slow $(ARGS)
+test-slow: setup browser  ## tests marked slow (none at present; exit 5 = none collected is fine)
+	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m slow $(ARGS) || [ $$? -eq 5 ]
 
 bench-runner: setup  ## runner overhead, parallel speedup, cached re-run (README "Runner benchmarks")
 	$(PY) -m bench.benchmarks.runner_overhead
