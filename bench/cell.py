@@ -32,8 +32,9 @@ from bench.metrics import classification_metrics, group_metrics
 from bench.oversampler import CellContext
 from bench.splits import load_parts
 
-GROUP_COLUMN = "__group__"
-RESAMPLED_CACHE = Path(os.environ.get("BENCH_CACHE", Path(__file__).resolve().parent.parent / "results" / "cache")) / "resampled"  # how the group attribute travels through a group-aware oversampler
+GROUP_COLUMN = "__group__"  # how the group attribute travels through a group-aware oversampler
+_CACHE_ROOT = Path(os.environ.get("BENCH_CACHE", Path(__file__).resolve().parent.parent / "results" / "cache"))
+RESAMPLED_CACHE = _CACHE_ROOT / "resampled"  # rows of costly methods, shared by a fold's classifiers
 
 
 @dataclass(frozen=True)

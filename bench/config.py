@@ -216,13 +216,10 @@ def _label(name: str, params: dict) -> str:
 
 
 def _check_names(kind: str, names: list[str], known: list[str], where: str) -> None:
-    import difflib
-
     for n in names:
         if n not in known:
-            close = difflib.get_close_matches(n, known, n=3, cutoff=0.5)
-            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise SuiteError(f"{where}: unknown {kind} {n!r}.{hint} Known: {', '.join(known)}")
+            raise SuiteError(f"{where}: unknown {kind} {n!r}.{registry.did_you_mean(n, known)} "
+                             f"Known: {', '.join(known)}")
 
 
 # -- YAML with line numbers ------------------------------------------------------------------------------------

@@ -171,6 +171,7 @@ class RayExecutor:
             kw = {"address": address} if address else {"num_cpus": workers or os.cpu_count()}
             ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
         self.ray, self.timeout, self.memory_gb = ray, timeout, memory_gb
+        self.task = ray.remote(_ray_execute)
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.has_gpu = ray.cluster_resources().get("GPU", 0) > 0
 
@@ -178,8 +179,7 @@ class RayExecutor:
         from bench import registry
 
         gpu = 1 if self.has_gpu and registry.resolve(spec.method.name).requests_gpu else 0
-        task = self.ray.remote(_ray_execute).options(num_cpus=1, num_gpus=gpu, max_retries=0)
-        return task.remote(spec, self.memory_gb)
+        return self.task.options(num_cpus=1, num_gpus=gpu, max_retries=0).remote(spec, self.memory_gb)
 
     def map(self, cells: list[CellSpec]) -> Iterator[tuple[CellSpec, Outcome]]:
         ray = self.ray

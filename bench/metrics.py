@@ -7,7 +7,6 @@ worst-group accuracy is the lowest accuracy over those cells.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,9 +99,3 @@ def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
     out["dp_difference"] = float(rates["selection"])
     out["eo_difference"] = float(max(rates["tpr"], rates["fpr"]))
     return out
-
-
-def direction(name: str) -> Callable[[float], float]:
-    """A sign so that larger is always better: rank on ``sign * value``."""
-    m = METRICS.get(name)
-    return (lambda v: v) if m is None or m.higher_is_better else (lambda v: -v)

@@ -8,6 +8,7 @@ while writing a plugin that is not installed yet.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from importlib.metadata import entry_points
 from typing import Any
@@ -24,7 +25,13 @@ class UnknownMethodError(KeyError):
 
 def available() -> dict[str, str]:
     """Registered method names mapped to their ``"module:Class"`` targets, without importing any."""
-    return {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return dict(_registered())
+
+
+@functools.cache
+def _registered() -> tuple[tuple[str, str], ...]:
+    # Scanning installed distributions takes milliseconds; a sweep plan asks once per cell.
+    return tuple((ep.name, ep.value) for ep in entry_points(group=GROUP))
 
 
 def resolve(name: str) -> type[Oversampler]:
@@ -54,8 +61,12 @@ def create(name: str, params: dict[str, Any] | None = None, **context: Any) -> O
         raise TypeError(f"method {name!r}: {e}; its parameters are {allowed}") from e
 
 
+def did_you_mean(name: str, known: list[str]) -> str:
+    """`` Did you mean 'x'?`` for the names of ``known`` close to ``name`` (empty when none is)."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+
+
 def _unknown(name: str) -> str:
     names = sorted(available())
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-    return f"unknown method {name!r}.{hint} Registered methods: {', '.join(names)}."
+    return f"unknown method {name!r}.{did_you_mean(name, names)} Registered methods: {', '.join(names)}."
