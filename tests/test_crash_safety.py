@@ -26,20 +26,37 @@ def rows(results):
         return db.execute("SELECT key, status, metrics FROM cells ORDER BY key").fetchall()
 
 
+def count(results):
+    return len(rows(results)) if results.exists() else 0
+
+
+def kill_after(proc, results, target, rng):
+    """SIGKILL the driver once the store holds `target` cells, plus a random extra moment."""
+    while count(results) < target:
+        assert proc.poll() is None, f"the run exited ({proc.returncode}) before reaching {target} cells"
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.3))  # land the kill anywhere: mid-fit, mid-write, between cells
+    alive = proc.poll() is None
+    os.kill(proc.pid, signal.SIGKILL)  # the driver only; its workers die with it (PR_SET_PDEATHSIG)
+    proc.wait()
+    return alive
+
+
 def test_sigkill_at_random_moments_loses_nothing(toy_suite, tmp_path):
-    path = toy_suite(["smote", "adasyn", "borderline-smote"], folds=5, repeats=2)
+    # Kills are tied to progress, not to wall-clock time, so a faster machine still kills mid-run
+    # (CI once finished the whole sweep inside fixed sleeps and the test killed nothing).
+    path = toy_suite(["smote", "adasyn", "borderline-smote"], folds=5, repeats=4)
     planned = {c.key for c in plan(load_suite(str(path)), path.parent)}
     killed_db = tmp_path / "killed.sqlite"
     rng = random.Random(0)
-    counts = []
-    for _ in range(KILLS):
+    counts, alive = [], []
+    for i in range(1, KILLS + 1):
         proc = bench_run(path, killed_db)
-        time.sleep(rng.uniform(2.0, 6.0))
-        os.kill(proc.pid, signal.SIGKILL)  # the driver only; its workers die with it (PR_SET_PDEATHSIG)
-        proc.wait()
-        counts.append(len(rows(killed_db)) if killed_db.exists() else 0)
+        alive.append(kill_after(proc, killed_db, i * len(planned) // (KILLS + 2), rng))
+        counts.append(count(killed_db))
     assert counts == sorted(counts), "a resumed run lost cells that were finished before"
-    assert counts[-1] < len(planned), "the sweep finished before the last kill; the test killed nothing mid-run"
+    assert all(alive), "a run finished before its kill; that kill tested nothing"
+    assert counts[-1] < len(planned)
 
     assert bench_run(path, killed_db).wait() == 0
     clean_db = tmp_path / "clean.sqlite"
