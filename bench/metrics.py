@@ -72,10 +72,13 @@ def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
     With ``train_cells = (y_train, groups_train)``, the cells smaller than the mean training cell are the
     minority groups (in the spurious-correlation setting: the groups that go against the correlation), and
     the errors pooled over minority and over majority groups are reported too (as in the OPAL protocol).
+    Rows whose group is missing (NaN; a dataset may have a few, see ``GroupSpec``) count in no group metric.
     """
     from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
-    y_true, y_pred, groups = np.asarray(y_true), np.asarray(y_pred), np.asarray(groups, dtype=object)
+    known = pd.notna(np.asarray(groups, dtype=object))
+    y_true, y_pred = np.asarray(y_true)[known], np.asarray(y_pred)[known]
+    groups = np.asarray(groups, dtype=object)[known]
     cells = pd.DataFrame({"y": y_true, "g": groups}).groupby(["y", "g"]).groups
     acc = {cell: float(np.mean(y_true[idx] == y_pred[idx])) for cell, idx in cells.items()}
     out: dict[str, float] = {f"accuracy[y={y},g={g}]": a for (y, g), a in acc.items()}

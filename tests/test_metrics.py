@@ -71,3 +71,13 @@ def test_parity_gaps_equal_fairlearns_own_functions():
     m = group_metrics(y, p, g)
     assert m["dp_difference"] == pytest.approx(demographic_parity_difference(y, p, sensitive_features=g))
     assert m["eo_difference"] == pytest.approx(equalized_odds_difference(y, p, sensitive_features=g))
+
+
+def test_rows_without_a_group_count_in_no_group_metric():
+    # sick has 150 rows with no sex: the group metrics are those of the rows that have one
+    groups = ["a", "a", "b", "b", "a", "a", "a", "b", "b", "b"]
+    y_train, g_train = [1, 1, 0, 0, 1, 0], ["a", "b", "a", "b", np.nan, None]
+    m = group_metrics(Y, P, groups, train_cells=(y_train, g_train))
+    # two more test rows, both wrong, whose group is unknown
+    m_nan = group_metrics(Y + [1, 0], P + [0, 1], groups + [np.nan, None], train_cells=(y_train, g_train))
+    assert m_nan == m and not any("nan" in k or "None" in k for k in m_nan)
