@@ -115,6 +115,8 @@ def test_hand_made_mean_ranks_and_wins(hand, tmp_path: Path):
     assert "Datasets left out of ranks and tests (1): d4 (incomplete: duplication (1/2 cells ok))" in readme
     assert "1.000 † (1/2)" in readme  # the partial entry is shown, marked
     assert "24 cells ran: 23 ok, 1 timed out." in readme
+    # 24 cells of 1.5 s each, all stamped with the same start and finish
+    assert "Compute: 36 s of cell time on host " in readme and "; 0 s from the first cell's start" in readme
 
 
 def test_too_few_methods_or_datasets_skip_the_diagram(tmp_path: Path):

@@ -166,7 +166,23 @@ def provenance(lb: Leaderboard) -> str:
             f"{_n(c['classifier'].nunique(), 'classifier')}; seeds {', '.join(map(str, sorted(c['seed'].unique())))}"
             f"{sweep}; "
             f"recorded {str(c['started_at'].min())[:10]} to {str(c['finished_at'].max())[:10]} "
-            f"by version {versions}).")
+            f"by version {versions}). {compute(c)}")
+
+
+def compute(cells: pd.DataFrame) -> str:
+    """What the cells cost: summed cell time, the hosts, and the wall-clock span from first start to last finish."""
+    span = pd.to_datetime(cells["finished_at"]).max() - pd.to_datetime(cells["started_at"]).min()
+    hosts = ", ".join(sorted(cells["host"].astype(str).unique()))
+    return (f"Compute: {_duration(cells['seconds'].sum())} of cell time on host {hosts}; "
+            f"{_duration(span.total_seconds())} from the first cell's start to the last one's finish "
+            f"(parallel workers and any pause between runs included).")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def method_lines(lb: Leaderboard) -> list[str]:
