@@ -142,23 +142,42 @@ class ProcessExecutor:
 _worker_ready = False
 
 
-def _ray_execute(spec: CellSpec, memory_gb: float | None) -> Outcome:
-    """A Ray task: set the worker up once (threads, memory cap), then run the cell like any executor does."""
+def _ray_execute(spec: CellSpec, memory_gb: float | None, clock: Any) -> Outcome:
+    """A Ray task: set the worker up once (threads, memory cap), start the cell's clock, run the cell."""
     global _worker_ready
     if not _worker_ready:
         for var in THREAD_VARS:
             os.environ[var] = "1"
         _init_worker(memory_gb)
         _worker_ready = True
+    clock.start.remote(spec.key)
     return execute(spec)
+
+
+class _StartTimes:
+    """A Ray actor noting when each cell starts running, so a time limit counts from there: time spent queued
+    or starting a worker (seconds on a loaded machine, and again after each forced cancel) is not the cell's."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def start(self, key: str) -> None:
+        self.started[key] = time.monotonic()
+
+    def forget(self, key: str) -> None:
+        self.started.pop(key, None)
+
+    def overdue(self, limit: float) -> list[str]:
+        now = time.monotonic()
+        return [key for key, t in self.started.items() if now - t > limit]
 
 
 class RayExecutor:
     """Run cells as Ray tasks, locally (``ray.init()``) or on a cluster (``address``, e.g. ``"auto"``).
 
     The driver stays the only writer of the results store. Cells whose method sets ``requests_gpu`` ask Ray
-    for a GPU when the cluster has one. At most one task per CPU is in flight, so a task starts about when
-    it is submitted, and the time limit (counted from submission) is enforced with a forced cancel.
+    for a GPU when the cluster has one. At most one task per CPU is in flight. The time limit counts from the
+    cell's start in its worker (``_StartTimes``) and is enforced with a forced cancel.
     """
 
     name = "ray"
@@ -172,6 +191,7 @@ class RayExecutor:
             ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
         self.ray, self.timeout, self.memory_gb = ray, timeout, memory_gb
         self.task = ray.remote(_ray_execute)
+        self.clock = ray.remote(num_cpus=0)(_StartTimes).remote()
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.has_gpu = ray.cluster_resources().get("GPU", 0) > 0
 
@@ -179,11 +199,11 @@ class RayExecutor:
         from bench import registry
 
         gpu = 1 if self.has_gpu and registry.resolve(spec.method.name).requests_gpu else 0
-        return self.task.options(num_cpus=1, num_gpus=gpu, max_retries=0).remote(spec, self.memory_gb)
+        return self.task.options(num_cpus=1, num_gpus=gpu, max_retries=0).remote(spec, self.memory_gb, self.clock)
 
     def map(self, cells: list[CellSpec]) -> Iterator[tuple[CellSpec, Outcome]]:
         ray = self.ray
-        queue, running = list(cells), {}
+        queue, running, cancelled = list(cells), {}, set()
         while queue or running:
             while queue and len(running) < self.slots:
                 spec = queue.pop(0)
@@ -201,10 +221,14 @@ class RayExecutor:
                     outcome = Outcome("crashed", error=f"{type(e).__name__}: {e}")
                 if not outcome.started_at:
                     outcome.seconds, outcome.started_at, outcome.finished_at = time.perf_counter() - t0, started, _now()
+                self.clock.forget.remote(spec.key)
                 yield spec, outcome
-            for ref, (spec, t0, _) in list(running.items()):
-                if self.timeout and time.perf_counter() - t0 > self.timeout:
-                    ray.cancel(ref, force=True)  # reported as TaskCancelledError on the next wait
+            if self.timeout and running:
+                refs = {spec.key: ref for ref, (spec, _, _) in running.items()}
+                for key in ray.get(self.clock.overdue.remote(self.timeout)):
+                    if key in refs and key not in cancelled:
+                        ray.cancel(refs[key], force=True)  # reported as TaskCancelledError on the next wait
+                        cancelled.add(key)
 
     def close(self) -> None:
         pass  # leave Ray running: the caller may own it (a cluster, or tests)
