@@ -15,7 +15,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -41,6 +41,17 @@ class Outcome:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _unreported(outcome: Outcome, timeout: float | None) -> Outcome:
+    """Times of a cell whose worker never reported back: a timeout ran for its limit (counted from its start,
+    not from when it was queued); for a crash the run time is unknown and recorded as 0."""
+    seconds = float(timeout) if outcome.status == "timeout" and timeout else 0.0
+    end = datetime.now(timezone.utc)
+    outcome.seconds = seconds
+    outcome.started_at = (end - timedelta(seconds=seconds)).isoformat(timespec="seconds")
+    outcome.finished_at = end.isoformat(timespec="seconds")
+    return outcome
 
 
 def execute(spec: CellSpec) -> Outcome:
@@ -114,7 +125,6 @@ class ProcessExecutor:
         from pebble import ProcessExpired
 
         futures = {self.pool.schedule(execute, args=(spec,), timeout=self.timeout): spec for spec in cells}
-        started = {f: time.perf_counter() for f in futures}
         for future in concurrent.futures.as_completed(futures):
             spec = futures[future]
             try:
@@ -129,10 +139,7 @@ class ProcessExecutor:
                                                    f"native crash")
             except Exception as e:  # noqa: BLE001 - e.g. a result that cannot be unpickled
                 outcome = Outcome("error", error=f"{type(e).__name__}: {e}")
-            if not outcome.started_at:
-                outcome.seconds = time.perf_counter() - started[future]
-                outcome.started_at = outcome.finished_at = _now()
-            yield spec, outcome
+            yield spec, outcome if outcome.started_at else _unreported(outcome, self.timeout)
 
     def close(self) -> None:
         self.pool.stop()
@@ -207,10 +214,10 @@ class RayExecutor:
         while queue or running:
             while queue and len(running) < self.slots:
                 spec = queue.pop(0)
-                running[self._submit(spec)] = (spec, time.perf_counter(), _now())
+                running[self._submit(spec)] = spec
             done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in done:
-                spec, t0, started = running.pop(ref)
+                spec = running.pop(ref)
                 try:
                     outcome = ray.get(ref)
                 except ray.exceptions.TaskCancelledError:
@@ -219,12 +226,10 @@ class RayExecutor:
                     outcome = Outcome("oom", error=f"Ray's memory monitor killed the cell: {e}")
                 except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError) as e:
                     outcome = Outcome("crashed", error=f"{type(e).__name__}: {e}")
-                if not outcome.started_at:
-                    outcome.seconds, outcome.started_at, outcome.finished_at = time.perf_counter() - t0, started, _now()
                 self.clock.forget.remote(spec.key)
-                yield spec, outcome
+                yield spec, outcome if outcome.started_at else _unreported(outcome, self.timeout)
             if self.timeout and running:
-                refs = {spec.key: ref for ref, (spec, _, _) in running.items()}
+                refs = {spec.key: ref for ref, spec in running.items()}
                 for key in ray.get(self.clock.overdue.remote(self.timeout)):
                     if key in refs and key not in cancelled:
                         ray.cancel(refs[key], force=True)  # reported as TaskCancelledError on the next wait

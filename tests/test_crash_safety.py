@@ -27,7 +27,13 @@ def rows(results):
 
 
 def count(results):
-    return len(rows(results)) if results.exists() else 0
+    """Cells in the store; 0 before the driver has created it (the file can exist a moment before its table)."""
+    try:
+        return len(rows(results)) if results.exists() else 0
+    except sqlite3.OperationalError as e:
+        if "no such table" in str(e):
+            return 0
+        raise
 
 
 def kill_after(proc, results, target, rng):

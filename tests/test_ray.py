@@ -34,6 +34,7 @@ def test_ray_runs_cells_and_records_failures(toy_suite, tmp_path, local_ray):
     assert status == {"none": {"ok"}, "duplication": {"ok"}, "smote": {"ok"},
                       "tests.plugins:Raising": {"error"}, hanging: {"timeout"}}
     assert (first.ok, first.failed) == (9, 3) and (second.executed, second.failed) == (3, 3)
+    assert (store.frame("toy").query("status == 'timeout'")["seconds"] == 5).all()  # its limit, from its start
     # the same cells give the same numbers in-process
     inline = ResultsStore(tmp_path / "inline.sqlite")
     runner.run(suite.select(methods=["smote"]), inline, InlineExecutor(), data_dir=path.parent, show_progress=False)

@@ -1,6 +1,7 @@
 """The runner: cells planned, finished cells skipped, failures isolated as rows, test rows never oversampled."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench import runner
@@ -38,6 +39,10 @@ def test_failures_become_rows_and_the_sweep_goes_on(toy_suite, tmp_path):
     assert (cells["tests.plugins:Raising"] == "error").all()
     assert (cells["tests.plugins:Hanging"] == "timeout").all()
     assert (cells["none"] == "ok").all() and (cells["duplication"] == "ok").all()
+    # a timeout ran for its limit, counted from its start: never the time it spent queued behind other cells
+    hung = store.frame("toy").query("status == 'timeout'")
+    assert (hung["seconds"] == 15).all()
+    assert ((pd.to_datetime(hung["finished_at"]) - pd.to_datetime(hung["started_at"])).dt.total_seconds() == 15).all()
     assert summary.failed == 6 and summary.ok == 6
     error = store.frame("toy").query("status == 'error'")["failure"].iloc[0]
     assert "this method always fails" in error
