@@ -143,12 +143,17 @@ def analyse(summary: pd.DataFrame, classifier: str, metric: str, methods: list[s
     for m in methods:
         if m not in r.ranked_methods:
             r.left_out_methods[m] = f"complete on {coverage[m]} of {len(datasets)} datasets"
+    expected = wide("expected").reindex(datasets).max(axis=1).fillna(0).astype(int)
+
+    def shortfall(d: str, m: str) -> str:
+        ok, recorded, want = r.n.loc[d, m], r.cells.loc[d, m], expected[d]
+        return (f"{m} ({ok} of {want} cells ok" + (f", {recorded - ok} failed or timed out" if recorded > ok else "")
+                + (f", {want - recorded} not run" if want > recorded else "") + ")")
+
     for d in datasets:
         missing = [m for m in r.ranked_methods if not complete.loc[d, m]]
         if missing:
-            r.left_out_datasets[d] = "incomplete: " + ", ".join(
-                f"{m} ({r.n.loc[d, m]}/{r.cells.loc[d, m]} cells ok)"
-                for m in missing)
+            r.left_out_datasets[d] = "incomplete: " + ", ".join(shortfall(d, m) for m in missing)
         elif r.ranked_methods:
             r.ranked_datasets.append(d)
     if not r.ranked_methods or not r.ranked_datasets:
