@@ -71,6 +71,7 @@ class MetricResult:
     n: pd.DataFrame  # ok cells with a value
     cells: pd.DataFrame  # cells recorded
     complete: pd.DataFrame  # bool
+    expected: pd.Series = field(default_factory=lambda: pd.Series(dtype=int))  # dataset -> most cells of a method
     ranked_methods: list[str] = field(default_factory=list)
     ranked_datasets: list[str] = field(default_factory=list)
     left_out_methods: dict[str, str] = field(default_factory=dict)
@@ -143,10 +144,10 @@ def analyse(summary: pd.DataFrame, classifier: str, metric: str, methods: list[s
     for m in methods:
         if m not in r.ranked_methods:
             r.left_out_methods[m] = f"complete on {coverage[m]} of {len(datasets)} datasets"
-    expected = wide("expected").reindex(datasets).max(axis=1).fillna(0).astype(int)
+    r.expected = wide("expected").reindex(datasets).max(axis=1).fillna(0).astype(int)
 
     def shortfall(d: str, m: str) -> str:
-        ok, recorded, want = r.n.loc[d, m], r.cells.loc[d, m], expected[d]
+        ok, recorded, want = r.n.loc[d, m], r.cells.loc[d, m], r.expected[d]
         return (f"{m} ({ok} of {want} cells ok" + (f", {recorded - ok} failed or timed out" if recorded > ok else "")
                 + (f", {want - recorded} not run" if want > recorded else "") + ")")
 

@@ -92,7 +92,8 @@ def test_lines(r: MetricResult) -> list[str]:
 def per_dataset(r: MetricResult, keys: pd.Series | None = None) -> Table:
     """Rows datasets, columns methods (by mean rank): mean ± std over ok cells; best complete entry in bold.
 
-    ``†`` marks a partial entry (n of the cells ok); it does not count for ranks, tests or wins.
+    ``†`` marks a partial entry (ok cells of those the dataset's fullest method has); it does not count for
+    ranks, tests or wins.
     """
     methods = r.order
     t = Table(["dataset", *methods])
@@ -100,16 +101,17 @@ def per_dataset(r: MetricResult, keys: pd.Series | None = None) -> Table:
     mean, std, n, total, full, score = (x.reindex(columns=methods).to_numpy() for x in (
         r.mean, r.std, r.n, r.cells, r.complete, r.score()))
     best = np.nanmax(np.where(np.isnan(score), -np.inf, score), axis=1)
+    want = r.expected.reindex(r.mean.index).fillna(0).astype(int).to_numpy()
     for i, d in enumerate(r.mean.index):
         row = [Cell(d, d)]
         for j, m in enumerate(methods):
             title = None if keys is None else keys.get((d, m))
             if np.isnan(mean[i, j]):
-                row.append(Cell(f"failed (0/{total[i, j]})" if total[i, j] else "—", None, title=title))
+                row.append(Cell(f"failed (0/{want[i]})" if total[i, j] else "—", None, title=title))
                 continue
             text = _mean_std(mean[i, j], std[i, j])
             if not full[i, j]:
-                text += f" † ({n[i, j]}/{total[i, j]})"
+                text += f" † ({n[i, j]}/{want[i]})"
             bold = bool(full[i, j]) and score[i, j] >= best[i] - TIE_TOL
             row.append(Cell(text, float(mean[i, j]), bold, title))
         t.rows.append(row)
