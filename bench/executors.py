@@ -39,18 +39,20 @@ class Outcome:
     finished_at: str = ""
 
 
+def _stamp(t: datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return _stamp(datetime.now(timezone.utc))
 
 
 def _unreported(outcome: Outcome, timeout: float | None) -> Outcome:
     """Times of a cell whose worker never reported back: a timeout ran for its limit (counted from its start,
     not from when it was queued); for a crash the run time is unknown and recorded as 0."""
-    seconds = float(timeout) if outcome.status == "timeout" and timeout else 0.0
-    end = datetime.now(timezone.utc)
-    outcome.seconds = seconds
-    outcome.started_at = (end - timedelta(seconds=seconds)).isoformat(timespec="seconds")
-    outcome.finished_at = end.isoformat(timespec="seconds")
+    outcome.seconds = float(timeout) if outcome.status == "timeout" and timeout else 0.0
+    end = datetime.now(timezone.utc)  # one reading, so finish - start is exactly the seconds recorded
+    outcome.started_at, outcome.finished_at = _stamp(end - timedelta(seconds=outcome.seconds)), _stamp(end)
     return outcome
 
 

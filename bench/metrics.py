@@ -76,9 +76,9 @@ def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
     """
     from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
-    known = pd.notna(np.asarray(groups, dtype=object))
-    y_true, y_pred = np.asarray(y_true)[known], np.asarray(y_pred)[known]
-    groups = np.asarray(groups, dtype=object)[known]
+    groups = np.asarray(groups, dtype=object)
+    known = pd.notna(groups)
+    y_true, y_pred, groups = np.asarray(y_true)[known], np.asarray(y_pred)[known], groups[known]
     cells = pd.DataFrame({"y": y_true, "g": groups}).groupby(["y", "g"]).groups
     acc = {cell: float(np.mean(y_true[idx] == y_pred[idx])) for cell, idx in cells.items()}
     out: dict[str, float] = {f"accuracy[y={y},g={g}]": a for (y, g), a in acc.items()}

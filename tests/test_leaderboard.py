@@ -99,7 +99,8 @@ def test_hand_made_mean_ranks_and_wins(hand, tmp_path: Path):
     r = lb.sections[0].results["minority_recall"]
     # d1: smote 1, duplication 2, none 3; d2: duplication 1, none/smote 2.5; d3: smote 1, duplication 2, none 3
     assert r.ranked_datasets == ["d1", "d2", "d3"]
-    assert set(r.left_out_datasets) == {"d4"} and "duplication (1 of 2 cells ok, 1 failed or timed out)" in r.left_out_datasets["d4"]
+    assert set(r.left_out_datasets) == {"d4"}
+    assert "duplication (1 of 2 cells ok, 1 failed or timed out)" in r.left_out_datasets["d4"]
     assert r.mean_rank.to_dict() == pytest.approx({"smote": 1.5, "duplication": 5 / 3, "none": 17 / 6})
     assert list(r.mean_rank.index) == ["smote", "duplication", "none"]
     assert r.wins_ties_losses("smote", "none") == (3, 1, 0)  # d2 ties; d4 counts: both complete there
@@ -112,7 +113,8 @@ def test_hand_made_mean_ranks_and_wins(hand, tmp_path: Path):
     assert "| 1 | smote | 1.50 | 0.667 ± 0.252 | 4/4 | 3/1/0 | · | 8/8 |" in readme
     assert "| 2 | duplication | 1.67 | 0.667 ± 0.115 | 3/4 | 3/0/0 | 1/0/2 | 7/8 |" in readme
     assert "| 3 | none | 2.83 | 0.400 ± 0.100 | 4/4 | · | 0/1/3 | 8/8 |" in readme
-    assert "Datasets left out of ranks and tests (1): d4 (incomplete: duplication (1 of 2 cells ok, 1 failed or timed out))" in readme
+    assert ("Datasets left out of ranks and tests (1): "
+            "d4 (incomplete: duplication (1 of 2 cells ok, 1 failed or timed out))") in readme
     assert "1.000 † (1/2)" in readme  # the partial entry is shown, marked
     assert "24 cells ran: 23 ok, 1 timed out." in readme
     # 24 cells of 1.5 s each, all stamped with the same start and finish

@@ -42,7 +42,8 @@ def test_failures_become_rows_and_the_sweep_goes_on(toy_suite, tmp_path):
     # a timeout ran for its limit, counted from its start: never the time it spent queued behind other cells
     hung = store.frame("toy").query("status == 'timeout'")
     assert (hung["seconds"] == 15).all()
-    assert ((pd.to_datetime(hung["finished_at"]) - pd.to_datetime(hung["started_at"])).dt.total_seconds() == 15).all()
+    ran = pd.to_datetime(hung["finished_at"]) - pd.to_datetime(hung["started_at"])
+    assert (ran.dt.total_seconds() == 15).all()
     assert summary.failed == 6 and summary.ok == 6
     error = store.frame("toy").query("status == 'error'")["failure"].iloc[0]
     assert "this method always fails" in error
