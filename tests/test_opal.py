@@ -42,8 +42,9 @@ class Scripted:
     def count_tokens(self, text):
         return len(text.split())
 
-    def complete(self, prompts, *, temperature, top_p, max_new_tokens, seed):
+    def complete(self, prompts, *, temperature, top_p, max_new_tokens, seed, grammars=None):
         self.prompts += prompts
+        self.grammars = grammars
         out = []
         for _ in prompts:
             text = self.texts.pop(0) if self.texts else "nothing useful"

@@ -70,7 +70,9 @@ class OpenAIBackend:
         return max(1, len(text) // 3)  # no tokenizer at hand; ~3 characters per token for records of numbers
 
     def complete(self, prompts: list[Prompt], *, temperature: float, top_p: float, max_new_tokens: int,
-                 seed: int) -> list[Reply]:
+                 seed: int, grammars: list[str] | None = None) -> list[Reply]:
+        if grammars is not None:
+            raise ValueError("the openai backend cannot constrain decoding here; use constrained: false")
         out = []
         for i, messages in enumerate(prompts):
             if isinstance(messages, str):
@@ -125,14 +127,21 @@ class TransformersBackend:
         folder, a ``.gguf`` file, or a hub id.
     device : str
         ``"auto"`` (GPU when torch sees one), ``"cpu"``, ``"cuda"``...
+    engine : {"shared-prefix", "generate"}
+        How replies are sampled (see :meth:`complete`).
     """
 
     name = "transformers"
 
-    def __init__(self, model: str, device: str = "auto"):
+    def __init__(self, model: str, device: str = "auto", engine: str = "shared-prefix"):
+        from methods.opal.engine import supports
+
         self.model_name = model
         self.tokenizer, self.model, self.device = load_causal_lm(model, device)
         self.finetune_id = ""  # set when fine-tuned weights replace the base model
+        # Architectures the shared-prefix attention does not know fall back to transformers' generate.
+        self.engine = engine if engine != "shared-prefix" or supports(self.model) else "generate"
+        self.last_stats = None
 
     @property
     def model_id(self) -> str:
@@ -156,37 +165,73 @@ class TransformersBackend:
                                                       tokenize=False)
 
     def complete(self, prompts: list[Prompt], *, temperature: float, top_p: float, max_new_tokens: int,
-                 seed: int) -> list[Reply]:
+                 seed: int, grammars: list[str] | None = None) -> list[Reply]:
+        """One reply per prompt; ``grammars`` (xgrammar EBNF, one per prompt) constrain what each may write.
+
+        ``engine="shared-prefix"`` (default) computes each distinct prompt once and samples all its replies in
+        one lockstep batch (:mod:`methods.opal.engine`); ``"generate"`` is transformers' ``generate``, kept as the
+        reference the speed benchmark compares against.
+        """
         import torch
 
         texts = [self.render(p) for p in prompts]
+        t0 = time.perf_counter()
+        if self.engine == "shared-prefix":
+            from methods.opal.engine import SharedPrefixEngine
+
+            ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+            constraints = self._constraints(grammars)
+            new, finished, stats = SharedPrefixEngine(self.model, self.tokenizer).generate(
+                ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
+                constraints=constraints)
+            self.last_stats = stats
+            prompt_tokens = [len(i) for i in ids]
+        else:
+            new, finished, prompt_tokens = self._generate(texts, temperature, top_p, max_new_tokens, seed, grammars)
+        seconds = time.perf_counter() - t0
+        eos = self.tokenizer.eos_token_id
+        return [Reply(text=self.tokenizer.decode([t for t in ids if t != eos], skip_special_tokens=True),
+                      truncated=not done, prompt_tokens=int(n), completion_tokens=len(ids), seconds=seconds / len(new))
+                for ids, done, n in zip(new, finished, prompt_tokens)]
+
+    def _constraints(self, grammars: list[str] | None):
+        if grammars is None:
+            return None
+        from methods.opal.grammar import GrammarConstraints
+
+        return GrammarConstraints(self.tokenizer, self.model.config.vocab_size, grammars)
+
+    def _generate(self, texts, temperature, top_p, max_new_tokens, seed, grammars):
+        import torch
+
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
         eos = self.tokenizer.eos_token_id
-        t0 = time.perf_counter()
         devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []
+        extra = {}
+        if grammars is not None:
+            from methods.opal.grammar import hf_logits_processor
+
+            extra["logits_processor"] = [hf_logits_processor(self.tokenizer, self.model.config.vocab_size, grammars)]
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)  # local to this call: the global RNG state is restored afterwards
             sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \
                 {"do_sample": False}
             out = self.model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
-                                      eos_token_id=eos, **sampling)
-        seconds = time.perf_counter() - t0
-        new = out[:, enc["input_ids"].shape[1]:].tolist()
-        replies = []
-        for i, ids in enumerate(new):
+                                      eos_token_id=eos, **sampling, **extra)
+        new, finished = [], []
+        for ids in out[:, enc["input_ids"].shape[1]:].tolist():
             n, ended = len(ids), False
             if eos in ids:
                 n, ended = ids.index(eos) + 1, True
-            replies.append(Reply(text=self.tokenizer.decode(ids[:n], skip_special_tokens=True), truncated=not ended,
-                                 prompt_tokens=int(enc["attention_mask"][i].sum()), completion_tokens=n,
-                                 seconds=seconds / len(new)))
-        return replies
+            new.append(ids[:n])
+            finished.append(ended)
+        return new, finished, enc["attention_mask"].sum(dim=1).tolist()
 
 
 def make_backend(backend: str, model: str, *, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 device: str = "auto") -> OpenAIBackend | TransformersBackend:
+                 device: str = "auto", engine: str = "shared-prefix") -> OpenAIBackend | TransformersBackend:
     if backend == "openai":
         return OpenAIBackend(model, base_url=base_url, api_key_env=api_key_env)
     if backend == "transformers":
-        return TransformersBackend(model, device=device)
+        return TransformersBackend(model, device=device, engine=engine)
     raise ValueError(f"backend must be 'openai' or 'transformers', not {backend!r}")

@@ -21,10 +21,14 @@ from bench.generative import GenerativeOversampler
 from methods.opal.backends import Reply, make_backend
 from methods.opal.cache import ReplyCache
 from methods.opal.finetune import MODES, finetune, fingerprint, settings_for
+from methods.opal.grammar import SERIALIZATIONS, ebnf, order_of
 from methods.opal.parse import GROUP, LABEL, Schema
-from methods.opal.prompt import conditioning_order, conditioning_prefix, in_context_messages, plain_name
+from methods.opal.prompt import (conditioning_order, conditioning_prefix, in_context_messages, plain_name,
+                                 window_rows)
+from methods.opal.report import rejections, summary
 
 WINDOW_MODES = ("cell", "balanced")
+ENGINES = ("shared-prefix", "generate")
 
 
 class Opal(GenerativeOversampler):
@@ -54,6 +58,18 @@ class Opal(GenerativeOversampler):
         Prompts per backend call (default: 4 in-context, 16 fine-tuned, 1 for openai).
     permute : bool
         Write the features of each shown or trained record in a random order (as GReaT does).
+    constrained : bool, optional
+        Decode under a grammar built from the schema (:mod:`methods.opal.grammar`): every record is complete,
+        typed, with the cell's label. Default: on for the transformers backend, off for openai (which cannot).
+        ``False`` is the paper's free-text procedure.
+    serialization : {"sentence", "compact"}
+        ``"sentence"``: the paper's ``feature is value, ...``; ``"compact"``: a header line once, then values
+        only (in-context mode; about half the tokens per record).
+    engine : {"shared-prefix", "generate"}
+        transformers backend: sample the replies to one prompt as one batch over a prompt computed once
+        (:mod:`methods.opal.engine`), or transformers' ``generate`` (the reference).
+    samples_per_window : int, optional
+        In-context replies drawn per prompt (window); default 8 on the transformers backend, 1 on openai.
     finetune : {"none", "lora", "full"}
         Fine-tune the model on the training fold's records before sampling (transformers backend only).
     finetune_epochs, finetune_lr, finetune_batch_size, lora_r : fine-tuning settings.
@@ -87,7 +103,8 @@ class Opal(GenerativeOversampler):
                  feature_descriptions: dict[str, str] | None = None, k: int = 10, window: int = 10,
                  window_mode: str = "cell", temperature: float = 0.6, top_p: float = 1.0,
                  max_new_tokens: int | None = None, batch_size: int | None = None, permute: bool = False,
-                 finetune: str = "none", finetune_epochs: int = 3, finetune_lr: float | None = None,
+                 constrained: bool | None = None, serialization: str = "sentence", engine: str = "shared-prefix",
+                 samples_per_window: int | None = None, finetune: str = "none", finetune_epochs: int = 3, finetune_lr: float | None = None,
                  finetune_batch_size: int = 8, lora_r: int = 16, range_margin: float = 0.1,
                  drop_copies: bool = True, max_calls: int | None = None, max_tokens: int | None = None,
                  max_seconds: float | None = None, cache: bool = True,
@@ -101,6 +118,8 @@ class Opal(GenerativeOversampler):
         self.k, self.window, self.window_mode = k, window, window_mode
         self.temperature, self.top_p, self.max_new_tokens, self.batch_size = temperature, top_p, max_new_tokens, batch_size
         self.permute = permute
+        self.constrained, self.serialization, self.engine = constrained, serialization, engine
+        self.samples_per_window = samples_per_window
         self.finetune, self.finetune_epochs, self.finetune_lr = finetune, finetune_epochs, finetune_lr
         self.finetune_batch_size, self.lora_r = finetune_batch_size, lora_r
         self.range_margin, self.drop_copies = range_margin, drop_copies
@@ -132,7 +151,8 @@ class Opal(GenerativeOversampler):
             torch.set_num_threads(int(self.threads))
         try:
             self._llm = make_backend(self.backend, self.model, base_url=self.base_url,
-                                     api_key_env=self.api_key_env, device=self.device)
+                                     api_key_env=self.api_key_env, device=self.device, engine=self.engine)
+            self._grammars: dict[int, str] = {}
             self._cache = ReplyCache(self.cache_dir, enabled=self.cache)
             self._stats: Counter = Counter()
             self._spent: dict[int, Counter] = {}  # per grown cell, across the base's sample rounds
@@ -179,6 +199,14 @@ class Opal(GenerativeOversampler):
             (self.finetune in MODES, f"finetune must be one of {MODES}, not {self.finetune!r}"),
             (self.finetune == "none" or self.backend == "transformers", "finetune needs backend='transformers'"),
             (self.k >= 1 and self.window >= 1, "k and window must be at least 1"),
+            (self.serialization in SERIALIZATIONS,
+             f"serialization must be one of {SERIALIZATIONS}, not {self.serialization!r}"),
+            (self.serialization == "sentence" or self.finetune == "none",
+             "serialization 'compact' is for the in-context mode (fine-tuned records are sentences)"),
+            (self.engine in ENGINES, f"engine must be one of {ENGINES}, not {self.engine!r}"),
+            (not (self.constrained and self.backend == "openai"),
+             "constrained decoding needs backend='transformers' (set constrained: false for openai)"),
+            (self.samples_per_window is None or self.samples_per_window >= 1, "samples_per_window must be >= 1"),
         ]
         for ok, message in checks:
             if not ok:
@@ -208,9 +236,19 @@ class Opal(GenerativeOversampler):
         keys = [c.key for c in self._schema.features]
         return [keys[i] for i in rng.permutation(len(keys))] if self.permute else keys
 
+    @property
+    def _constrained(self) -> bool:
+        return self.backend == "transformers" if self.constrained is None else bool(self.constrained)
+
+    def _order(self) -> list[str]:
+        """Column keys in the order the grammar and the compact form write them."""
+        return order_of(self._schema, [c.key for c in self._schema.features], label_first=False)
+
     def _auto_new_tokens(self) -> int:
         sample = self._records[:: max(1, len(self._records) // 20)]
-        per_record = max(self._llm.count_tokens(self._schema.serialize(r)) for r in sample)
+        write = (lambda r: self._schema.serialize_compact(r, self._order())) if self.serialization == "compact" \
+            else self._schema.serialize
+        per_record = max(self._llm.count_tokens(write(r) + "\n") for r in sample)
         if self.finetune != "none":
             return int(1.5 * per_record) + 8
         return int(1.3 * self.k * per_record) + 16
@@ -243,15 +281,19 @@ class Opal(GenerativeOversampler):
                     f"({spent['calls']} calls, {spent['tokens']} tokens, {spent['seconds']:.0f} s; rows generated "
                     f"{self._stats['rows_generated']}, accepted {self._stats['rows_accepted']}, "
                     f"rejected {self._rejections()}); raise the budget, fine-tune, or use a larger model")
-            prompts = [self._prompt(cell, target, rng) for _ in range(self._batch(n - len(accepted), spent))]
-            replies = self._call(prompts, self.seed(1_000_003 * (cell + 1) + spent["batches"]))
+            prompts = self._prompts(cell, target, rng, self._batch(n - len(accepted), spent))
+            grammars = [self._grammar(cell, target)] * len(prompts) if self._constrained else None
+            replies = self._call(prompts, self.seed(1_000_003 * (cell + 1) + spent["batches"]), grammars)
             spent["batches"] += 1
             for prompt, reply in zip(prompts, replies):
                 spent["calls"] += 1
                 spent["tokens"] += reply.prompt_tokens + reply.completion_tokens
                 spent["seconds"] += reply.seconds
                 text = prompt + reply.text if isinstance(prompt, str) else reply.text
-                rows, counts = schema.parse(text, reply.truncated)
+                if self.serialization == "compact":
+                    rows, counts = schema.parse_compact(text, self._order(), reply.truncated)
+                else:
+                    rows, counts = schema.parse(text, reply.truncated)
                 self._stats.update({f"rejected.{k}" if k != "extra_text_lines" else k: v for k, v in counts.items()})
                 self._stats["rows_generated"] += len(rows) + sum(v for k, v in counts.items() if k != "extra_text_lines")
                 for row in rows:
@@ -278,36 +320,55 @@ class Opal(GenerativeOversampler):
         return ""
 
     def _batch(self, remaining: int, spent: dict[str, float]) -> int:
+        local = self.backend == "transformers"
         if self.finetune != "none":
-            b, want = self.batch_size or 16, math.ceil(remaining * 1.25)
-        else:
-            b, want = self.batch_size or (1 if self.backend == "openai" else 4), math.ceil(remaining / self.k)
+            b, want = self.batch_size or (64 if local else 16), math.ceil(remaining * 1.25)
+        else:  # a few more records than needed: some are rejected (range, copies)
+            b, want = self.batch_size or (32 if local else 1), math.ceil(remaining * 1.1 / self.k)
         b = min(b, int(spent["max_calls"] - spent["calls"]))
         return max(1, min(b, want))
+
+    def _prompts(self, cell: int, target: dict[str, Any], rng: np.random.Generator, n: int) -> list:
+        """``n`` prompts: each window drawn once and asked ``samples_per_window`` times (a shared prefix)."""
+        if self.finetune != "none":
+            return [self._prompt(cell, target, rng)] * n
+        per = self.samples_per_window or (1 if self.backend == "openai" else 8)
+        out: list = []
+        while len(out) < n:
+            out += [self._prompt(cell, target, rng)] * min(per, n - len(out))
+        return out
+
+    def _grammar(self, cell: int, target: dict[str, Any]) -> str:
+        if cell not in self._grammars:
+            if self.finetune != "none":  # the prefix holds label (and group); the model continues the features
+                feats = [c.key for c in self._schema.features]
+                self._grammars[cell] = ebnf(self._schema, {}, feats, k=1, lead=" ")
+            else:
+                self._grammars[cell] = ebnf(self._schema, target, self._order(), serialization=self.serialization,
+                                            k=self.k)
+        return self._grammars[cell]
 
     def _prompt(self, cell: int, target: dict[str, Any], rng: np.random.Generator):
         if self.finetune != "none":
             return conditioning_prefix(self._schema, target)
-        if self.window_mode == "cell":
-            members = np.flatnonzero(self._strata_all == cell)
-            picks = list(rng.choice(members, size=min(self.window, len(members)), replace=False))
-        else:  # the same number from every cell, interleaved, the grown cell first
-            codes = [cell] + [c for c in range(len(self._cell_table)) if c != cell]
-            per = max(1, self.window // len(codes))
-            chosen = []
-            for c in codes:
-                members = np.flatnonzero(self._strata_all == c)
-                chosen.append(list(rng.choice(members, size=min(per, len(members)), replace=False)))
-            picks = [p for group in _interleave(chosen) for p in group]
+        picks = window_rows(self._strata_all, cell, len(self._cell_table), self.window, self.window_mode, rng)
         tail = [k for k in (GROUP, LABEL) if k in {c.key for c in self._schema.columns}]
-        window = [self._schema.serialize(self._records[i], self._feature_order(rng) + tail) for i in picks]
         description = self.description or getattr(self, "_bound_description", "")
+        if self.serialization == "compact":  # one header, the columns in a fixed order
+            window = [self._schema.serialize_compact(self._records[i], self._order()) for i in picks]
+            return in_context_messages(self._schema, window, self.k, target, description, self.feature_descriptions,
+                                       header=self._schema.header(self._order()))
+        window = [self._schema.serialize(self._records[i], self._feature_order(rng) + tail) for i in picks]
         return in_context_messages(self._schema, window, self.k, target, description, self.feature_descriptions)
 
-    def _call(self, prompts: list, seed: int) -> list[Reply]:
+    def _call(self, prompts: list, seed: int, grammars: list[str] | None = None) -> list[Reply]:
         request = {"backend": self._llm.name, "model": self._llm.model_id, "prompts": prompts,
                    "temperature": self.temperature, "top_p": self.top_p, "max_new_tokens": self._new_tokens,
                    "seed": seed}
+        if grammars is not None:  # constrained replies are other replies (the key of free text is unchanged)
+            request["grammars"] = grammars
+        if getattr(self._llm, "engine", "generate") != "generate":
+            request["engine"] = self._llm.engine
         hit = self._cache.get(request)
         if hit is not None:
             self._stats["cached_calls"] += len(prompts)
@@ -318,7 +379,14 @@ class Opal(GenerativeOversampler):
                 self._pending_finetune = None
                 self._ft = finetune(self._llm, texts, settings, fp)
             replies = self._llm.complete(prompts, temperature=self.temperature, top_p=self.top_p,
-                                         max_new_tokens=self._new_tokens, seed=seed)
+                                         max_new_tokens=self._new_tokens, seed=seed, grammars=grammars)
+            stats = getattr(self._llm, "last_stats", None)
+            if stats is not None:  # where the LLM time went (the speed benchmark reads these)
+                self._stats["prefill_tokens"] += stats.prefill_tokens
+                self._stats["decode_tokens"] += stats.decode_tokens
+                self._stats["prefill_seconds"] += stats.prefill_seconds
+                self._stats["decode_seconds"] += stats.decode_seconds
+                self._stats["mask_seconds"] += stats.mask_seconds
             self._cache.put(request, [asdict(r) for r in replies])
         for r in replies:
             self._stats["calls"] += 1
@@ -329,34 +397,10 @@ class Opal(GenerativeOversampler):
 
     # -- reporting ----------------------------------------------------------------------------------------
     def _rejections(self) -> dict[str, int]:
-        return {k.split(".", 1)[1]: int(v) for k, v in sorted(self._stats.items()) if k.startswith("rejected.")}
+        return rejections(self._stats)
 
     def _summary(self, ft: dict[str, Any]) -> dict[str, Any]:
-        s = self._stats
-        generated = s["rows_generated"]
-        rejected = self._rejections()
-        out: dict[str, Any] = {
-            "backend": self.backend, "model": self._llm.model_id,
-            "mode": "fine-tuned" if self.finetune != "none" else "in-context",
-            **{k: int(s[k]) for k in ("calls", "cached_calls", "prompt_tokens", "completion_tokens",
-                                      "rows_generated", "rows_accepted", "rows_surplus", "copies",
-                                      "extra_text_lines")},
-            "llm_seconds": float(s["llm_seconds"]),
-            "rows_rejected": int(sum(rejected.values())),
-            **{f"rejected.{k}": v for k, v in rejected.items()},
-            # parsed: every feature present and valid, whatever its cell; accepted: also of the right cell, new
-            "parse_rate": (generated - sum(v for k, v in rejected.items() if k not in ("other_cell", "copy")))
-            / generated if generated else 0.0,
-            "acceptance_rate": s["rows_accepted"] / generated if generated else 0.0,
-        }
-        out.update({k: v for k, v in ft.items()})
-        return out
-
-
-def _interleave(lists: list[list[int]]) -> list[list[int]]:
-    """[[a1, a2], [b1]] -> [[a1], [b1], [a2]]: alternate the cells as the paper's window does."""
-    out, i = [], 0
-    while any(i < len(x) for x in lists):
-        out.append([x[i] for x in lists if i < len(x)])
-        i += 1
-    return out
+        return {"backend": self.backend, "model": self._llm.model_id,
+                "mode": "fine-tuned" if self.finetune != "none" else "in-context",
+                "constrained": self._constrained, "serialization": self.serialization,
+                "engine": getattr(self._llm, "engine", "openai"), **summary(self._stats), **ft}

@@ -9,6 +9,7 @@ either accepted or rejected with exactly one reason, so the counts add up.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from collections import Counter
@@ -33,6 +34,7 @@ class Column:
     levels: dict[str, Any] = field(default_factory=dict)  # text -> category value
     low: float = math.nan
     high: float = math.nan
+    decimals: int = 6  # decimal places the training values show (floats)
 
     def format(self, v: Any) -> str:
         if self.kind == "category":
@@ -76,7 +78,8 @@ class Schema:
                 lo, hi = float(s.min()), float(s.max())
                 span = hi - lo if hi > lo else max(abs(hi), 1.0)
                 kind = "int" if pd.api.types.is_integer_dtype(s) else "float"
-                self.columns.append(Column(c, str(c), kind, low=lo - range_margin * span, high=hi + range_margin * span))
+                self.columns.append(Column(c, str(c), kind, low=lo - range_margin * span, high=hi + range_margin * span,
+                                           decimals=decimals_of(s.dropna().to_numpy()[:1000]) if kind == "float" else 0))
         if group_name is not None:
             self.columns.append(Column(GROUP, group_name, "category", {str(v): v for v in groups or []}))
         self.columns.append(Column(LABEL, label_name, "category", {str(v): v for v in labels}))
@@ -148,6 +151,59 @@ class Schema:
                 return None, reason
             row[col.key] = value
         return row, ""
+
+
+    # -- the compact form: a header once, then values only ---------------------------------------------------
+    def header(self, order: list[str]) -> str:
+        """The compact form's header line: column names in record order, comma-separated."""
+        cols = {c.key: c for c in self.columns}
+        return ",".join(csv_field(cols[k].name) for k in order)
+
+    def serialize_compact(self, row: dict[str, Any], order: list[str]) -> str:
+        cols = {c.key: c for c in self.columns}
+        return ",".join(csv_field(cols[k].format(row[k])) for k in order)
+
+    def parse_compact(self, text: str, order: list[str], truncated: bool = False) -> tuple[list[dict[str, Any]], Counter]:
+        """Parse value-only lines in ``order``; same checks and reasons as :meth:`parse`."""
+        cols = {c.key: c for c in self.columns}
+        rows: list[dict[str, Any]] = []
+        counts: Counter = Counter()
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        for i, line in enumerate(lines):
+            fields = next(csv.reader([_strip_marker(line)]), [])
+            if len(fields) < 2:  # not a record
+                counts["extra_text_lines"] += 1
+                continue
+            if truncated and i == len(lines) - 1:
+                counts["truncated"] += 1
+                continue
+            if len(fields) != len(order):
+                counts["missing_feature" if len(fields) < len(order) else "unknown_feature"] += 1
+                continue
+            row, reason = {}, ""
+            for key, value in zip(order, fields):
+                row[key], reason = _cast(cols[key], _clean_value(value))
+                if reason:
+                    break
+            if reason:
+                counts[reason] += 1
+            else:
+                rows.append(row)
+        return rows, counts
+
+
+def decimals_of(values: Any) -> int:
+    """Decimal places the records show for a float column (at least 1, at most 6: format_number's precision)."""
+    most = 1
+    for v in values:
+        text = format_number(float(v))
+        if "." in text:
+            most = max(most, len(text.split(".", 1)[1]))
+    return min(most, 6)
+
+
+def csv_field(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
 
 
 def _cast(col: Column, text: str) -> tuple[Any, str]:

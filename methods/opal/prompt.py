@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import numpy as np
+
 from methods.opal.parse import GROUP, LABEL, Schema
 
 Messages = list[dict[str, str]]
@@ -25,8 +27,12 @@ TASK = (
     "carefully, then write {k} new records{target} as if they came from the same source. Do not copy the real "
     "records: introduce realistic variation while keeping each feature's range and distribution and the "
     "relationships between the features. Write each record in the same format as the real records "
-    "(feature is value, ...) and do not number them."
+    "({format}) and do not number them."
 )
+FORMATS = {
+    "sentence": "feature is value, ...",
+    "compact": "one line of comma-separated values per record, in the column order of the header line {header}",
+}
 ANSWER = "Your answer must contain only the {k} new records, one per line, in the same format, and no other words."
 
 
@@ -62,14 +68,19 @@ def target_text(schema: Schema, target: Mapping[str, object]) -> str:
 
 
 def in_context_messages(schema: Schema, window: list[str], k: int, target: Mapping[str, object],
-                        description: str = "", feature_descriptions: Mapping[str, str] | None = None) -> Messages:
-    """The paper's four messages for one call: system topic, task, window of real records, answer format."""
+                        description: str = "", feature_descriptions: Mapping[str, str] | None = None,
+                        header: str | None = None) -> Messages:
+    """The paper's four messages for one call: system topic, task, window of real records, answer format.
+
+    ``header``: the records are in the compact form (values only); the window starts with this header line.
+    """
     topic = topic_of(description, schema)
+    fmt = FORMATS["compact"].format(header=header) if header is not None else FORMATS["sentence"]
     return [
         {"role": "system", "content": SYSTEM.format(topic=topic)},
         {"role": "user", "content": TASK.format(topic=topic, features=features_text(schema, feature_descriptions),
-                                                k=k, target=target_text(schema, target))},
-        {"role": "user", "content": "\n".join(window)},
+                                                k=k, target=target_text(schema, target), format=fmt)},
+        {"role": "user", "content": "\n".join(([header] if header is not None else []) + window)},
         {"role": "user", "content": ANSWER.format(k=k)},
     ]
 
@@ -96,3 +107,28 @@ def conditioning_prefix(schema: Schema, target: Mapping[str, object]) -> str:
     cols = {c.key: c for c in schema.columns}
     keys = [k for k in (LABEL, GROUP) if k in target and k in cols]
     return ", ".join(f"{cols[k].name} is {cols[k].format(target[k])}" for k in keys) + ","
+
+
+def window_rows(strata: np.ndarray, cell: int, n_cells: int, window: int, mode: str,
+                rng: np.random.Generator) -> list[int]:
+    """Rows shown in one prompt: ``window`` rows of the grown cell (``mode="cell"``), or the same number from
+    every cell, interleaved with the grown cell first (``"balanced"``, the paper's alternating window)."""
+    if mode == "cell":
+        members = np.flatnonzero(strata == cell)
+        return list(rng.choice(members, size=min(window, len(members)), replace=False))
+    codes = [cell] + [c for c in range(n_cells) if c != cell]
+    per = max(1, window // len(codes))
+    chosen = []
+    for c in codes:
+        members = np.flatnonzero(strata == c)
+        chosen.append(list(rng.choice(members, size=min(per, len(members)), replace=False)))
+    return [p for group in _interleave(chosen) for p in group]
+
+
+def _interleave(lists: list[list[int]]) -> list[list[int]]:
+    """[[a1, a2], [b1]] -> [[a1], [b1], [a2]]: alternate the cells as the paper's window does."""
+    out, i = [], 0
+    while any(i < len(x) for x in lists):
+        out.append([x[i] for x in lists if i < len(x)])
+        i += 1
+    return out
