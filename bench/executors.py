@@ -3,7 +3,8 @@
 - ``inline``: in this process, one after another (debugging; no time or memory limit).
 - ``processes`` (default): a pool of worker processes (pebble). A cell over its time limit has its worker
   killed and replaced; a worker over its memory limit raises MemoryError; a worker that dies is replaced.
-- ``ray``: Ray tasks, on this machine or a cluster; GPU-hungry methods ask for a GPU.
+- ``ray``: Ray tasks, on this machine or a cluster; each Ray worker runs its cells in a child process under the
+  same limits (a Ray worker itself cannot be capped); GPU-hungry methods ask for a GPU.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def _init_worker(memory_gb: float | None) -> None:
 
 
 def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when the driver dies (kill -9 included), so no orphan keeps computing."""
+    """Ask Linux to kill this worker when its parent (the driver, or a Ray worker) dies, kill -9 included, so no
+    orphan keeps computing."""
     import ctypes
     import signal
     import sys
@@ -104,68 +106,91 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _pool(workers: int, memory_gb: float | None):
+    """A pebble pool of spawned workers, each pinned to one thread and capped to ``memory_gb`` of address space."""
+    from pebble import ProcessPool
+
+    for var in THREAD_VARS:  # inherited by the workers before they import numpy or torch
+        os.environ.setdefault(var, "1")
+    return ProcessPool(max_workers=workers, initializer=_init_worker, initargs=(memory_gb,),
+                       context=multiprocessing.get_context("spawn"))  # no fork under the progress thread
+
+
+def _collect(future: Any, timeout: float | None) -> Outcome:
+    """The outcome of a cell scheduled on a pebble pool, whatever happened to its worker."""
+    from pebble import ProcessExpired
+
+    try:
+        outcome = future.result()
+    except BrokenProcessPool as e:  # no cell's fault: stop, record nothing, a re-run retries
+        raise ExecutorError(f"the worker pool broke ({e}); workers could not start or all died. "
+                            "Try --executor inline to see why.") from e
+    except concurrent.futures.TimeoutError:
+        outcome = Outcome("timeout", error=f"cell exceeded its {timeout:.0f} s time limit")
+    except ProcessExpired as e:
+        outcome = Outcome("crashed", error=f"worker died (exit code {e.exitcode}); out of memory or a native crash")
+    except Exception as e:  # noqa: BLE001 - e.g. a result that cannot be unpickled
+        outcome = Outcome("error", error=f"{type(e).__name__}: {e}")
+    return outcome if outcome.started_at else _unreported(outcome, timeout)
+
+
 class ProcessExecutor:
     """Run cells in ``workers`` processes, each cell limited to ``timeout`` seconds and ``memory_gb``."""
 
     name = "processes"
 
     def __init__(self, workers: int | None = None, timeout: float | None = 900.0, memory_gb: float | None = 8.0):
-        from pebble import ProcessPool
-
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.timeout = timeout
-        for var in THREAD_VARS:  # inherited by the workers before they import numpy or torch
-            os.environ.setdefault(var, "1")
-        self.pool = ProcessPool(
-            max_workers=self.workers,
-            initializer=_init_worker,
-            initargs=(memory_gb,),
-            context=multiprocessing.get_context("spawn"),  # no fork under the progress thread
-        )
+        self.pool = _pool(self.workers, memory_gb)
 
     def map(self, cells: list[CellSpec]) -> Iterator[tuple[CellSpec, Outcome]]:
-        from pebble import ProcessExpired
-
         futures = {self.pool.schedule(execute, args=(spec,), timeout=self.timeout): spec for spec in cells}
         for future in concurrent.futures.as_completed(futures):
-            spec = futures[future]
-            try:
-                outcome = future.result()
-            except BrokenProcessPool as e:  # no cell's fault: stop, record nothing, a re-run retries
-                raise ExecutorError(f"the worker pool broke ({e}); workers could not start or all died. "
-                                    "Try --executor inline to see why.") from e
-            except concurrent.futures.TimeoutError:
-                outcome = Outcome("timeout", error=f"cell exceeded its {self.timeout:.0f} s time limit")
-            except ProcessExpired as e:
-                outcome = Outcome("crashed", error=f"worker died (exit code {e.exitcode}); out of memory or a "
-                                                   f"native crash")
-            except Exception as e:  # noqa: BLE001 - e.g. a result that cannot be unpickled
-                outcome = Outcome("error", error=f"{type(e).__name__}: {e}")
-            yield spec, outcome if outcome.started_at else _unreported(outcome, self.timeout)
+            yield futures[future], _collect(future, self.timeout)
 
     def close(self) -> None:
         self.pool.stop()
         self.pool.join()
 
 
-_worker_ready = False
+# -- Ray ---------------------------------------------------------------------------------------------------
+# A Ray worker cannot carry the cell's limits: capping its address space kills Ray's own runtime (it maps the
+# node's object store and gRPC arenas; abseil then loops on SIGABRT, and the task never reports back). So each
+# Ray worker runs its cells in one child process of its own, a one-worker pebble pool with the same limits as
+# the `processes` executor: the child is killed at the time limit, its death is a `crashed` row, an address-space
+# failure an `oom` row, and the Ray worker survives all three.
+_child: tuple[tuple, Any] | None = None  # (what it was started with, its pool), once per Ray worker
 
 
-def _ray_execute(spec: CellSpec, memory_gb: float | None, clock: Any) -> Outcome:
-    """A Ray task: set the worker up once (threads, memory cap), start the cell's clock, run the cell."""
-    global _worker_ready
-    if not _worker_ready:
-        for var in THREAD_VARS:
-            os.environ[var] = "1"
-        _init_worker(memory_gb)
-        _worker_ready = True
+def _ray_execute(spec: CellSpec, timeout: float | None, memory_gb: float | None, clock: Any) -> Outcome:
+    """A Ray task: run the cell in this worker's capped child process, note its start, return its outcome."""
+    global _child
+    # a GPU task may land on a worker whose child was started with other devices visible
+    wanted = (memory_gb, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    if _child is None or _child[0] != wanted:
+        if _child is not None:
+            _child[1].stop()
+        _child = (wanted, _pool(1, memory_gb))
+    future = _child[1].schedule(execute, args=(spec,), timeout=timeout)
+    # Starting (or replacing) the child takes seconds that are not the cell's: the cell starts when the child
+    # takes it, as pebble's own limit counts. Never wait unboundedly, so a child stuck starting still meets the
+    # driver's backstop.
+    waited = time.monotonic() + 600
+    while not (future.running() or future.done()) and time.monotonic() < waited:
+        time.sleep(0.05)
     clock.start.remote(spec.key)
-    return execute(spec)
+    try:
+        return _collect(future, timeout)
+    except ExecutorError:
+        _child = None  # the next task tries a fresh child
+        raise
 
 
 class _StartTimes:
-    """A Ray actor noting when each cell starts running, so a time limit counts from there: time spent queued
-    or starting a worker (seconds on a loaded machine, and again after each forced cancel) is not the cell's."""
+    """A Ray actor noting when each cell starts in its worker. The worker enforces the time limit itself; this
+    is the backstop for a Ray worker that stops answering (a timeout then counts from the cell's start, never
+    from the queue: seconds on a loaded machine, or a GPU task waiting for its GPU)."""
 
     def __init__(self) -> None:
         self.started: dict[str, float] = {}
@@ -181,12 +206,39 @@ class _StartTimes:
         return [key for key, t in self.started.items() if now - t > limit]
 
 
+def _check_reachable(address: str) -> None:
+    """Fail at once when nothing answers at a cluster address: ``ray.init`` would retry it for minutes."""
+    import socket
+
+    from ray._private.services import canonicalize_bootstrap_address
+
+    if "://" in address:
+        return  # Ray Client: its own connection error comes quickly
+    try:
+        target = canonicalize_bootstrap_address(address)  # where Ray will connect ("auto" looked up, ...)
+    except Exception as e:  # noqa: BLE001 - Ray's own words, whatever the exception
+        raise ExecutorError(f"--ray-address {address!r}: {e}") from e
+    if target is None:
+        return  # "local": a new Ray on this machine
+    host, _, port = target.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except (OSError, ValueError) as e:
+        rewritten = "" if target == address else (
+            f" (Ray turned {address} into {target}; for a cluster started on 127.0.0.1, set "
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 for `ray start` and `bench run`)")
+        raise ExecutorError(f"no Ray cluster answers at {target}{rewritten}: {e}. Start one with `ray start "
+                            "--head`, or check --ray-address") from e
+
+
 class RayExecutor:
     """Run cells as Ray tasks, locally (``ray.init()``) or on a cluster (``address``, e.g. ``"auto"``).
 
-    The driver stays the only writer of the results store. Cells whose method sets ``requests_gpu`` ask Ray
-    for a GPU when the cluster has one. At most one task per CPU is in flight. The time limit counts from the
-    cell's start in its worker (``_StartTimes``) and is enforced with a forced cancel.
+    The driver stays the only writer of the results store. Each task runs its cell in a child process of its
+    Ray worker, under the time and memory limits (see ``_ray_execute``). A Ray worker or node that dies is a
+    ``crashed`` row as soon as Ray reports it; one that stops answering is cancelled ``grace`` seconds past the
+    time limit (a ``timeout`` row). Cells whose method sets ``requests_gpu`` ask Ray for a GPU when the cluster
+    has one. At most one task per CPU is in flight.
     """
 
     name = "ray"
@@ -196,53 +248,82 @@ class RayExecutor:
         import ray
 
         if not ray.is_initialized():
+            if address:
+                _check_reachable(address)
             kw = {"address": address} if address else {"num_cpus": workers or os.cpu_count()}
-            ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            try:
+                ray.init(**kw, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as e:
+                raise ExecutorError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {e}") from e
         self.ray, self.timeout, self.memory_gb = ray, timeout, memory_gb
+        self.grace = 10.0 + 0.1 * (timeout or 0)  # the worker's own kill and reply take seconds, not this
         self.task = ray.remote(_ray_execute)
         self.clock = ray.remote(num_cpus=0)(_StartTimes).remote()
         self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+        self.running: dict[Any, CellSpec] = {}
 
     def _submit(self, spec: CellSpec):
         from bench import registry
 
         gpu = 1 if self.has_gpu and registry.resolve(spec.method.name).requests_gpu else 0
-        return self.task.options(num_cpus=1, num_gpus=gpu, max_retries=0).remote(spec, self.memory_gb, self.clock)
+        return self.task.options(num_cpus=1, num_gpus=gpu, max_retries=0).remote(spec, self.timeout,
+                                                                                  self.memory_gb, self.clock)
+
+    def _outcome(self, ref: Any) -> Outcome:
+        errors = self.ray.exceptions
+        try:
+            return self.ray.get(ref)
+        except errors.TaskCancelledError:
+            return Outcome("timeout", error=f"its Ray worker stopped answering; cancelled {self.grace:.0f} s past "
+                                            f"the cell's {self.timeout:.0f} s time limit")
+        except errors.OutOfMemoryError as e:
+            return Outcome("oom", error=f"Ray's memory monitor killed the cell's Ray worker: {e}")
+        except (errors.RayTaskError, errors.RaySystemError) as e:  # the task itself failed, not its cell
+            raise ExecutorError(f"a Ray task failed outside its cell: {e}. Every node needs this project "
+                                "installed (same version, same Python) and the dataset mirror.") from e
+        except errors.RayError as e:  # the worker, its node or the object holding the result is gone
+            first = (str(e).strip().splitlines() or [""])[0]
+            return Outcome("crashed", error=f"the Ray worker running the cell died ({type(e).__name__}: {first})")
+
+    def _cancel_unanswered(self, cancelled: set[str]) -> None:
+        refs = {spec.key: ref for ref, spec in self.running.items()}
+        try:
+            overdue = self.ray.get(self.clock.overdue.remote(self.timeout + self.grace))
+        except self.ray.exceptions.RayActorError:  # the clock's node died: a new clock, the backstop restarts
+            self.clock = self.ray.remote(num_cpus=0)(_StartTimes).remote()
+            return
+        for key in overdue:
+            if key in refs and key not in cancelled:
+                self.ray.cancel(refs[key], force=True)  # reported as TaskCancelledError on a next wait
+                cancelled.add(key)
 
     def map(self, cells: list[CellSpec]) -> Iterator[tuple[CellSpec, Outcome]]:
-        ray = self.ray
-        queue, running, cancelled = list(cells), {}, set()
-        while queue or running:
-            while queue and len(running) < self.slots:
+        queue, cancelled = list(cells), set()
+        while queue or self.running:
+            while queue and len(self.running) < self.slots:
                 spec = queue.pop(0)
-                running[self._submit(spec)] = spec
-            done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+                self.running[self._submit(spec)] = spec
+            done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
             for ref in done:
-                spec = running.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.TaskCancelledError:
-                    outcome = Outcome("timeout", error=f"cell exceeded its {self.timeout:.0f} s time limit")
-                except ray.exceptions.OutOfMemoryError as e:
-                    outcome = Outcome("oom", error=f"Ray's memory monitor killed the cell: {e}")
-                except (ray.exceptions.WorkerCrashedError, ray.exceptions.RayTaskError) as e:
-                    outcome = Outcome("crashed", error=f"{type(e).__name__}: {e}")
+                spec = self.running.pop(ref)
+                outcome = self._outcome(ref)
                 self.clock.forget.remote(spec.key)
                 yield spec, outcome if outcome.started_at else _unreported(outcome, self.timeout)
-            if self.timeout and running:
-                refs = {spec.key: ref for ref, spec in running.items()}
-                for key in ray.get(self.clock.overdue.remote(self.timeout)):
-                    if key in refs and key not in cancelled:
-                        ray.cancel(refs[key], force=True)  # reported as TaskCancelledError on the next wait
-                        cancelled.add(key)
+            if self.timeout and self.running:
+                self._cancel_unanswered(cancelled)
 
     def close(self) -> None:
-        pass  # leave Ray running: the caller may own it (a cluster, or tests)
+        """Cancel cells still running (Ctrl-C); leave Ray itself running: the caller may own it."""
+        for ref in self.running:
+            self.ray.cancel(ref, force=True)
+        self.running.clear()
 
 
 def make_executor(name: str, workers: int | None, timeout: float | None, memory_gb: float | None,
                   address: str | None = None):
+    if workers is not None and workers < 1:
+        raise ExecutorError(f"--workers must be at least 1, got {workers}")
     if name == "inline":
         return InlineExecutor()
     if name == "processes":

@@ -144,6 +144,7 @@ class Oversampler(BaseEstimator):
         got = new_strata.value_counts().to_dict()
         if self.exact_counts and any(got.get(s, 0) > n for s, n in needed.items()):
             raise RuntimeError(f"{type(self).__name__} made more rows than asked: {got} vs {dict(needed)}")
+        check_rows(type(self).__name__, new_X, features)
         return new_X.reset_index(drop=True), new_strata.reset_index(drop=True).astype(int)
 
     def seed(self, offset: int = 0) -> int:
@@ -170,6 +171,38 @@ def check_xy(X: Any, y: Any) -> tuple[pd.DataFrame, pd.Series]:
     if missing:
         raise ValueError(f"X has missing values in columns {missing}; impute them first (the runner does)")
     return X, y
+
+
+class MethodOutputError(RuntimeError):
+    """A method returned rows that break the contract; the message names the method."""
+
+
+def check_rows(method: str, new: pd.DataFrame, X: pd.DataFrame) -> None:
+    """New rows must be usable as they are: never imputed or handed to a classifier as they came.
+
+    Each column keeps its kind (numbers where ``X`` has numbers), categorical values are levels of their column,
+    and no value is missing or infinite.
+    """
+    problems = []
+    for c in X.columns:
+        col = new[c]
+        if is_categorical(X[c]):
+            levels = X[c].cat.categories
+            outside = col[col.notna() & ~col.astype(object).isin(list(levels))]
+            if len(outside):
+                problems.append(f"column {c!r} has values {sorted(map(str, outside.unique()))[:5]} that are not "
+                                f"among its levels {list(levels)[:10]}")
+        elif not pd.api.types.is_numeric_dtype(col):
+            problems.append(f"column {c!r} is {col.dtype}, not numeric like the input ({X[c].dtype})")
+            continue
+        else:
+            infinite = int(np.isinf(col.to_numpy(dtype=float, na_value=np.nan)).sum())
+            if infinite:
+                problems.append(f"column {c!r} has infinite values in {infinite} rows")
+        if col.isna().any():
+            problems.append(f"column {c!r} has missing values (NaN) in {int(col.isna().sum())} rows")
+    if problems:
+        raise MethodOutputError(f"{method} returned new rows that break the method contract: {'; '.join(problems)}")
 
 
 def is_categorical(s: pd.Series) -> bool:
@@ -245,6 +278,7 @@ class PoolOversampler(Oversampler):
             raise ValueError(f"{type(self).__name__}: {n} rows asked for, but the pool holds {len(pool_X)}")
         self.report_ = {"pool_rows": len(pool_X), "pool_minority_share": float(pool_y.iloc[:n].mean()) if n else 0.0}
         self.n_requested_ = self.n_generated_ = n
+        check_rows(type(self).__name__, pool_X.iloc[:n][list(X.columns)], X)
         new_X = _like(pool_X.iloc[:n][list(X.columns)].reset_index(drop=True), X)
         new_y = pd.Series(pool_y.iloc[:n].to_numpy(), name=y.name).astype(y.dtype)
         return (pd.concat([X.reset_index(drop=True), new_X], ignore_index=True),

@@ -47,12 +47,38 @@ CREATE INDEX IF NOT EXISTS cells_suite ON cells(suite);
 """
 
 
+_COLUMNS = {line.split()[0] for line in _SCHEMA.splitlines() if line.startswith("    ")}
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 class StoreError(RuntimeError):
     pass
 
 
+def _check_file(path: Path, readonly: bool) -> None:
+    """Refuse, before SQLite touches it, a path that cannot be a store: a folder, a file of another kind, or
+    (when only reading) nothing at all, so that reading never creates a store."""
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not a results store; give a file with --results")
+    if not path.exists():
+        if readonly:
+            raise StoreError(f"no results store at {path}; run `bench run` first, or give the store with --results")
+        return
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise StoreError(f"cannot read results store {path}: {e}") from e
+    if head and head != _SQLITE_MAGIC:
+        raise StoreError(f"{path} is not an oversampling-bench results store (not an SQLite file); "
+                         "give another file with --results")
+
+
 class ResultsStore:
-    """Open (or create) the store at ``path``.
+    """Open (or create) the store at ``path``; ``readonly`` opens an existing store without writing to it.
+
+    A file that is not one of our stores (any other file, another program's SQLite database) is refused with a
+    ``StoreError``, never written to.
 
     Examples
     --------
@@ -62,24 +88,41 @@ class ResultsStore:
     set()
     """
 
-    def __init__(self, path: Path | str = DEFAULT_PATH, timeout: float = 30.0):
+    def __init__(self, path: Path | str = DEFAULT_PATH, timeout: float = 30.0, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _check_file(self.path, readonly)
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = sqlite3.connect(self.path, timeout=timeout)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process kills
+            if readonly:
+                self.db.execute("PRAGMA query_only=ON")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} was written by a newer oversampling-bench (schema {version}, this one reads "
                     f"{SCHEMA_VERSION}); upgrade, or use another file with --results"
                 )
-            with self.db:
-                self.db.executescript(_SCHEMA)
-                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except sqlite3.OperationalError as e:
-            raise StoreError(f"cannot use results store {self.path}: {e} (another sweep writing to it?)") from e
+            self._check_ours(version, readonly)
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across process kills
+                with self.db:
+                    self.db.executescript(_SCHEMA)
+                    self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as e:  # OperationalError (locked, unreadable) included
+            hint = " (another sweep writing to it?)" if "locked" in str(e) else ""
+            raise StoreError(f"cannot use results store {self.path}: {e}{hint}") from e
+
+    def _check_ours(self, version: int, readonly: bool) -> None:
+        """Refuse an SQLite database that some other program wrote (or one without our table, when reading)."""
+        tables = sorted(name for (name,) in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        if not tables and not readonly:
+            return  # a new, empty database: ours to set up
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(cells)")}
+        if version == 0 or not _COLUMNS <= columns:
+            raise StoreError(f"{self.path} is an SQLite database but not an oversampling-bench results store "
+                             f"(its tables: {tables or 'none'}); give another file with --results")
 
     def done_keys(self, keys: list[str], include_failed: bool = True) -> set[str]:
         """The subset of ``keys`` already recorded (only successful ones unless ``include_failed``)."""

@@ -102,3 +102,142 @@ def test_locked_store_says_so(tmp_path):
     finally:
         holder.rollback()
         holder.close()
+
+
+# -- run settings, checked where they are read, before anything runs ----------------------------------------
+@pytest.mark.parametrize("option, value, message", [
+    ("--folds", "0", "--folds must be an integer of at least 2"),
+    ("--folds", "1", "--folds must be an integer of at least 2"),
+    ("--repeats", "0", "--repeats must be an integer of at least 1"),
+    ("--timeout", "-5", "--timeout must be a number of seconds above 0"),
+    ("--timeout", "0", "--timeout must be a number of seconds above 0"),
+    ("--memory-gb", "-1", "--memory-gb must be a number of GiB >= 0"),
+    ("--seed", "one", "Invalid value for '--seed'"),
+    ("--workers", "0", "--workers must be at least 1"),
+])
+def test_bad_option_is_refused_by_name(toy_suite, tmp_path, option, value, message):
+    path = toy_suite(["smote"])
+    results = tmp_path / "r.sqlite"
+    code, out = bench("run", path, "--results", results, "--data-dir", path.parent, option, value)
+    assert code == 2 and message in out and "Traceback" not in out
+    assert not results.exists() or ResultsStore(results).frame().empty  # nothing ran
+
+
+@pytest.mark.parametrize("keys, message", [
+    ({"folds": 1}, "toy.yaml:2: 'folds' must be an integer of at least 2"),
+    ({"repeats": 0}, "toy.yaml:3: 'repeats' must be an integer of at least 1"),
+    ({"seeds": [1, "two"]}, "toy.yaml:4: 'seeds' must be a non-empty list of integers"),
+    ({"seeds": []}, "toy.yaml:4: 'seeds' must be a non-empty list of integers"),
+    ({"classifiers": []}, "toy.yaml:5: 'classifiers' is empty"),
+    ({"budget": {"cell_timeout_s": -1}}, "toy.yaml:6: 'cell_timeout_s' must be a number of seconds above 0"),
+    ({"budget": {"cell_memory_gb": -2}}, "toy.yaml:6: 'cell_memory_gb' must be a number of GiB >= 0"),
+])
+def test_bad_suite_setting_points_at_its_line(toy_suite, tmp_path, keys, message):
+    path = toy_suite(["smote"], **keys)
+    code, out = bench("run", path, "--results", tmp_path / "r.sqlite", "--data-dir", path.parent)
+    assert code == 2 and message in out and "Traceback" not in out
+
+
+def two_dataset_suite(toy_suite, methods):
+    """The toy suite with a second dataset ``toy2`` (the same file under another name)."""
+    path = toy_suite(methods)
+    text = path.read_text()
+    block = text[text.index("datasets:\n") + len("datasets:\n"):text.index("methods:")]
+    path.write_text(text.replace("datasets:\n", "datasets:\n" + block.replace("name: toy", "name: toy2"), 1))
+    return path
+
+
+def test_empty_dataset_list_is_refused(toy_suite, tmp_path):
+    path = toy_suite(["smote"])
+    text = path.read_text()
+    path.write_text(text[:text.index("datasets:")] + "datasets: []\n" + text[text.index("methods:"):])
+    code, out = bench("run", path, "--results", tmp_path / "r.sqlite")
+    assert code == 2 and "'datasets' is empty" in out
+
+
+def test_filters_that_leave_no_cell_are_refused(toy_suite, tmp_path):
+    path = two_dataset_suite(toy_suite, ["{name: dup-toy, method: duplication, only: {datasets: [toy]}}"])
+    code, out = bench("run", path, "--results", tmp_path / "r.sqlite", "--dataset", "toy2", "--method", "dup-toy")
+    assert code == 2 and "--dataset/--method leave no cell to run" in out and "dup-toy" in out
+    assert not (tmp_path / "r.sqlite").exists()
+
+
+def test_method_limited_to_a_dataset_the_suite_lacks(toy_suite, tmp_path):
+    path = toy_suite(["{name: dup-typo, method: duplication, only: {datasets: [tyo]}}"])
+    code, out = bench("run", path, "--results", tmp_path / "r.sqlite")
+    assert code == 2 and "limited to dataset 'tyo'" in out and "Did you mean 'toy'" in out
+
+
+# -- the results store: never someone else's file, never created by reading --------------------------------
+def foreign_files(tmp_path):
+    text = tmp_path / "notes.csv"
+    text.write_text("a,b\n1,2\n")
+    other_db = tmp_path / "other.sqlite"
+    with sqlite3.connect(other_db) as con:
+        con.execute("CREATE TABLE users (name TEXT)")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    return {"text file": (text, "not an oversampling-bench results store"),
+            "another SQLite database": (other_db, "not an oversampling-bench results store"),
+            "folder": (folder, "is a folder, not a results store")}
+
+
+@pytest.mark.parametrize("command", [["run", "SUITE"], ["show"], ["leaderboard", "toy"]])
+@pytest.mark.parametrize("kind", ["text file", "another SQLite database", "folder"])
+def test_a_file_that_is_not_our_store_is_refused(toy_suite, tmp_path, command, kind):
+    path = toy_suite(["smote"])
+    target, message = foreign_files(tmp_path)[kind]
+    before = None if target.is_dir() else target.read_bytes()
+    args = [str(path) if a == "SUITE" else a for a in command]
+    code, out = bench(*args, "--results", target)
+    assert code == 2 and message in out and "Traceback" not in out
+    assert before is None or target.read_bytes() == before  # not written to
+
+
+@pytest.mark.parametrize("command", [["show"], ["leaderboard", "toy"]])
+def test_reading_commands_never_create_a_store(tmp_path, command):
+    results = tmp_path / "nowhere" / "r.sqlite"
+    code, out = bench(*command, "--results", results)
+    assert code == 2 and "no results store at" in out
+    assert not results.parent.exists()
+
+
+def test_reading_commands_read_an_existing_store(toy_suite, tmp_path):
+    path = toy_suite(["smote"])
+    results = tmp_path / "r.sqlite"
+    assert bench("run", path, "--results", results, "--data-dir", path.parent, "--executor", "inline",
+                 "--method", "smote")[0] == 0
+    code, out = bench("show", "toy", "--results", results)
+    assert code == 0 and "smote" in out
+
+
+# -- a method's rows are checked where the contract is enforced ---------------------------------------------
+@pytest.mark.parametrize("flaw, problem", [
+    ("nan", "has missing values (NaN) in 1 rows"),
+    ("inf", "has infinite values in 1 rows"),
+    ("level", "has values ['not-a-level'] that are not among its levels"),
+    ("dtype", "is object, not numeric like the input (float64)"),
+])
+def test_rows_that_break_the_contract_are_an_error_row_naming_the_method(toy_suite, tmp_path, flaw, problem):
+    path = toy_suite([f"{{name: bad, method: 'tests.plugins:BadRows', params: {{flaw: {flaw}}}}}"])
+    results = tmp_path / "r.sqlite"
+    code, _ = bench("run", path, "--results", results, "--data-dir", path.parent, "--executor", "inline",
+                    "--method", "bad")
+    assert code == 0  # the sweep goes on
+    cells = ResultsStore(results).frame("toy")
+    assert len(cells) == 3 and set(cells["status"]) == {"error"}
+    assert cells["failure"].str.contains("BadRows returned new rows that break the method contract").all()
+    assert cells["failure"].str.contains(problem, regex=False).all()
+
+
+def test_a_ray_address_where_nothing_answers_fails_at_once(toy_suite, tmp_path):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = toy_suite(["smote"])
+    code, out = bench("run", path, "--results", tmp_path / "r.sqlite", "--data-dir", path.parent,
+                      "--executor", "ray", "--ray-address", f"127.0.0.1:{port}")
+    assert code == 2 and "no Ray cluster answers at" in out and "Traceback" not in out

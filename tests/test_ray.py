@@ -31,9 +31,10 @@ def test_ray_runs_cells_and_records_failures(toy_suite, tmp_path, local_ray):
     second = runner.run(suite, store, RayExecutor(timeout=5, memory_gb=None), data_dir=path.parent,
                         show_progress=False)
     status = store.frame("toy").groupby("method")["status"].agg(set).to_dict()
-    assert status == {"none": {"ok"}, "duplication": {"ok"}, "smote": {"ok"},
+    assert status == {"none": {"ok"}, "duplication": {"ok"}, "smote": {"ok"}, "class-weights": {"ok"},
+                      "threshold": {"ok"},
                       "tests.plugins:Raising": {"error"}, hanging: {"timeout"}}
-    assert (first.ok, first.failed) == (9, 3) and (second.executed, second.failed) == (3, 3)
+    assert (first.ok, first.failed) == (15, 3) and (second.executed, second.failed) == (3, 3)
     assert (store.frame("toy").query("status == 'timeout'")["seconds"] == 5).all()  # its limit, from its start
     # the same cells give the same numbers in-process
     inline = ResultsStore(tmp_path / "inline.sqlite")
