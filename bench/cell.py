@@ -25,11 +25,11 @@ from sklearn.model_selection import RepeatedStratifiedKFold
 
 import bench
 from bench import registry
-from bench.classifiers import make_classifier, positive_scores
+from bench.classifiers import fit_reference, make_classifier, positive_scores
 from bench.config import ClassifierConfig, MethodConfig
 from bench.data import Dataset, DatasetSpec, load_dataset
 from bench.metrics import classification_metrics, group_metrics
-from bench.oversampler import CellContext
+from bench.oversampler import CellContext, Oversampler
 from bench.splits import load_parts
 
 GROUP_COLUMN = "__group__"  # how the group attribute travels through a group-aware oversampler
@@ -79,6 +79,12 @@ class CellSpec:
         }
         if self.step is not None:  # only sweeps add these, so other cells keep their keys
             ident.update(step=self.step, augment_of=self.augment_of)
+        try:
+            reference = getattr(registry.resolve(self.method.name), "reference", None)
+        except registry.UnknownMethodError:  # cannot run anyway: its cell becomes an error row
+            reference = None
+        if reference:  # how the classifier is fitted or used (only references add it: other keys stay)
+            ident["reference"] = reference
         return ident
 
 
@@ -161,17 +167,41 @@ def run_cell(spec: CellSpec) -> dict[str, Any]:
         X_res = X_res.drop(columns=[GROUP_COLUMN])
 
     params = {**spec.classifier.params, **spec.dataset.classifier_params.get(spec.classifier.name, {})}
-    model = make_classifier(spec.classifier.name, spec.seed, params)
+    gap_ones = params.pop("group_gap_ones_column", None)  # see the group gap below
     drop = list(spec.dataset.classifier_drop)
-    model.fit(X_res.drop(columns=drop), y_res.to_numpy())
+    model, reference = fit_classifier(spec, method, params, X_res.drop(columns=drop), y_res.to_numpy())
+    if reference:  # its own cost (the threshold's inner fit) is the method's cost
+        cost = {**cost, "fit_seconds": cost["fit_seconds"] + reference.pop("seconds"),
+                **{f"method.{k}": v for k, v in reference.items()}}
     X_eval = X_test.drop(columns=drop)
     y_pred = model.predict(X_eval)
     out: dict[str, Any] = classification_metrics(y_test, y_pred, positive_scores(model, X_eval))
     if test.group is not None:
         out.update(group_metrics(y_test, y_pred, test.group, train_cells=(y_train, train.group)))
+        if gap_ones:  # the OPAL protocol's quirk: its gap ("diff") came from a model with the ones column
+            # there (a second fit; the worst and pooled group errors stay those of the main model)
+            gap_model = make_classifier(spec.classifier.name, spec.seed, {**params, "ones_column": gap_ones})
+            gap_pred = gap_model.fit(X_res.drop(columns=drop), y_res.to_numpy()).predict(X_eval)
+            out["group_gap"] = group_metrics(y_test, gap_pred, test.group)["group_gap"]
     out.update(cost, rows_added=len(X_res) - len(X_train), train_rows=len(X_train), test_rows=len(X_test),
                dataset_sha256=train.sha256)
     return {k: (float(v) if isinstance(v, (np.floating, np.integer)) else v) for k, v in out.items()}
+
+
+def fit_classifier(spec: CellSpec, method, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray):
+    """The cell's classifier fitted on the training rows, and a reference's report (None for other methods).
+
+    A reference (``method.reference`` set: class weights, a tuned threshold) changes how the classifier is
+    fitted or used, not the rows; `bench.classifiers.fit_reference` fits it with the method's own parameters.
+    """
+    def make():
+        return make_classifier(spec.classifier.name, spec.seed, params)
+
+    kind = getattr(method, "reference", None)
+    if not kind:
+        return make().fit(X, y), None
+    options = {k: v for k, v in method.get_params().items() if k not in Oversampler._get_param_names()}
+    return fit_reference(kind, make, X, y, method.seed(), **options)
 
 
 def oversample(spec: CellSpec, method, X_train: pd.DataFrame, y_train: pd.Series):

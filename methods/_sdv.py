@@ -46,6 +46,23 @@ def metadata_for(X: pd.DataFrame) -> Any:
     return Metadata.load_from_dict({"tables": {TABLE: {"columns": columns}}})
 
 
+def encoded_width(X: pd.DataFrame) -> int:
+    """An upper bound of the width of CTGAN's and TVAE's encoding of ``X``, known before fitting.
+
+    The ctgan package one-hot encodes a categorical column (one column per level) and writes a numeric one as a
+    value plus a one-hot of its mode, from a Bayesian Gaussian mixture of at most 10 components that keeps the
+    modes it uses: so at most 1 + min(10, distinct values). Measured against the fitted encoding on fold 0:
+    adult 167 (fitted 154), coil2000 696 (fitted 507).
+    """
+    width = 0
+    for c in X.columns:
+        if is_categorical(X[c]) or X[c].dtype == object:
+            width += max(int(X[c].nunique()), 1)
+        else:
+            width += 1 + min(10, int(X[c].nunique()))
+    return width
+
+
 def fit(kind: str, params: dict[str, Any], X: pd.DataFrame, seed: int, enable_gpu: bool,
         condition_column: str | None = None) -> tuple[Any, dict]:
     """Fit sdv's ``CTGANSynthesizer`` (kind "ctgan") or ``TVAESynthesizer`` ("tvae") on ``X``; seeded.

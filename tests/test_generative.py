@@ -189,6 +189,29 @@ def test_ctgan_batch_size_must_suit_pac():
         ctgan(batch_size=64).fit_resample(X, y)
 
 
+def test_ctgan_trains_fewer_epochs_on_big_or_wide_folds_only():
+    from methods import _sdv
+    from methods.ctgan import Ctgan
+
+    X, y = mixed(n_major=60, n_minor=30)
+    assert _sdv.encoded_width(X) == sum(1 + min(10, X[c].nunique()) for c in ("x", "count")) + 3  # 3 colours seen
+    big = pd.concat([X] * 500, ignore_index=True)  # 45,000 rows
+    m = Ctgan(epochs=100)
+    assert m.train_epochs(X) == 100  # small folds (the quick suite's) train as before
+    expected = m.max_values // (500 * _sdv.encoded_width(big)) // (len(big) // 500)
+    assert m.train_epochs(big) == expected < 100
+    wide = pd.concat([big] + [big[["x"]].add_suffix(str(i)) for i in range(8)], axis=1)
+    assert m.train_epochs(wide) < m.train_epochs(big)  # wider rows cost more per step: fewer epochs
+    assert Ctgan(epochs=100, max_values=None).train_epochs(big) == 100 and Ctgan(max_values=1).train_epochs(big) == 1
+    # conditional: one fit on the 90 rows plus the cell column, one step an epoch at batch_size 50
+    width = _sdv.encoded_width(X.assign(cell=pd.Categorical(y)))
+    fitted = Ctgan(epochs=100, batch_size=50, max_values=7 * 50 * width, random_state=0)
+    fitted.fit_resample(X, y)
+    assert fitted.report_["epochs"] == fitted.report_["training_steps"] == 7
+    with pytest.raises(ValueError, match="max_values must be a whole number >= 1 or None"):
+        Ctgan(max_values=0).fit_resample(X, y)
+
+
 # -- quality figures -----------------------------------------------------------------------------------------
 def frame(n, seed, shift=0.0):
     rng = np.random.default_rng(seed)

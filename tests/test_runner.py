@@ -21,12 +21,12 @@ def run(path, tmp_path, executor=None, **kw):
 def test_second_run_executes_zero_cells(toy_suite, tmp_path):
     path = toy_suite(["smote"])
     suite, store, first = run(path, tmp_path)
-    # none + duplication are added to every suite; 3 methods x 3 folds x 1 classifier
-    assert first.planned == 9 and first.ok == 9 and first.skipped == 0
+    # none, duplication, class-weights and threshold are added to every suite; 5 methods x 3 folds x 1 classifier
+    assert first.planned == 15 and first.ok == 15 and first.skipped == 0
     _, _, second = run(path, tmp_path)
-    assert second.executed == 0 and second.skipped == 9
+    assert second.executed == 0 and second.skipped == 15
     cells = store.frame("toy")
-    assert len(cells) == 9 and set(cells["status"]) == {"ok"}
+    assert len(cells) == 15 and set(cells["status"]) == {"ok"}
     assert cells["minority_recall"].between(0, 1).all() and cells["worst_group_accuracy"].notna().all()
     assert (cells.loc[cells["method"] == "smote", "rows_added"] > 0).all()
     assert (cells.loc[cells["method"] == "none", "rows_added"] == 0).all()
@@ -44,7 +44,7 @@ def test_failures_become_rows_and_the_sweep_goes_on(toy_suite, tmp_path):
     assert (hung["seconds"] == 15).all()
     ran = pd.to_datetime(hung["finished_at"]) - pd.to_datetime(hung["started_at"])
     assert (ran.dt.total_seconds() == 15).all()
-    assert summary.failed == 6 and summary.ok == 6
+    assert summary.failed == 6 and summary.ok == 12  # none, duplication and the two references
     error = store.frame("toy").query("status == 'error'")["failure"].iloc[0]
     assert "this method always fails" in error
 

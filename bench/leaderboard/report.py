@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 import bench
-from bench.leaderboard import stats, tables
+from bench.leaderboard import stats, tables, verdict
 from bench.metrics import METRICS
 
 HEADLINE = [m for m, spec in METRICS.items() if spec.headline]
@@ -64,6 +64,7 @@ class Leaderboard:
     posthoc: str
     written: str = field(default_factory=lambda: date.today().isoformat())
     drawn: bool = False  # figures were drawn (not --no-plots)
+    verdicts: list[verdict.MetricVerdict] = field(default_factory=list)  # per (classifier, headline metric)
 
     def keys(self, classifier: str) -> pd.Series:
         """(dataset, method) -> the key prefixes of its cells, for tooltips that trace a mean to its cells."""
@@ -111,7 +112,8 @@ def build(cells: pd.DataFrame, suite: str, posthoc: str = "nemenyi") -> Leaderbo
         cost = tables.cost_frame(sub, results.get("minority_recall"))
         sections.append(Section(clf, methods, results, cost))
     baselines = [b for b in BASELINES if b in set(cells["method"])]
-    return Leaderboard(suite, raw, cells, summary, sections, baselines, posthoc)
+    return Leaderboard(suite, raw, cells, summary, sections, baselines, posthoc,
+                       verdicts=verdict.verdicts(sections, cells))
 
 
 def draw(lb: Leaderboard, out_dir: Path) -> None:
@@ -207,7 +209,13 @@ def method_lines(lb: Leaderboard) -> list[str]:
         (f"- **Trace a number**: `bench show {lb.suite} --dataset D --method M` lists the cells behind a mean, "
         "`bench show --key PREFIX` shows one cell; `results.csv` / `results.json` hold every cell with its key "
         "(in index.html, hover a per-dataset entry to see its cell keys); `stats.json` has every test."),
-    ] + ([("- **Augmentation sweep**: `M @s` is method M at sweep step s (the cells' `step` column; "
+    ] + ([("- **References, not oversampling**: `class-weights` fits the classifier with sample weights that "
+           "balance the classes; `threshold` fits it as it is and predicts the minority when its score passes the "
+           "cut that maximises balanced accuracy on an inner split of the training fold (the test fold is never "
+           "seen). A cut does not change scores: on AUPRC and ROC-AUC `threshold` equals `none`. The verdict "
+           "tests each oversampler against both with a one-sided Wilcoxon signed-rank test over the ranked "
+           "datasets, Holm-corrected.")]
+         if lb.cells["method_name"].isin(verdict.REFERENCES).any() else []) + ([("- **Augmentation sweep**: `M @s` is method M at sweep step s (the cells' `step` column; "
           "`bench show` lists all steps of M); `none` is the shared step-0 baseline.")]
          if lb.cells["method"].ne(lb.raw["method"]).any() else [])
 
@@ -217,7 +225,7 @@ def markdown(lb: Leaderboard) -> str:
     lines = [f"# Leaderboard: {lb.suite}", "", provenance(lb), "", f"**{status_line(lb.cells)}**", "",
              ("[Interactive page (sortable tables)](index.html) · exports: [results.csv](results.csv), "
              "[results.json](results.json), [aggregates.csv](aggregates.csv), [stats.json](stats.json)"), "",
-             "## How to read it", "", *method_lines(lb)]
+             *verdict.markdown_lines(lb.verdicts), "## How to read it", "", *method_lines(lb)]
     for s in lb.sections:
         lines += ["", f"## Classifier: {s.classifier}", ""]
         if s.results:
@@ -258,7 +266,8 @@ def export(lb: Leaderboard, out_dir: Path) -> None:
     lb.summary.reset_index().to_csv(out_dir / "aggregates.csv", index=False)
     doc = {"suite": lb.suite, "version": bench.__version__, "written": lb.written, "posthoc": lb.posthoc,
            "tie_tolerance": stats.TIE_TOL, "min_coverage": stats.MIN_COVERAGE,
-           "results": [stats.as_json(r) for s in lb.sections for r in s.results.values()]}
+           "results": [stats.as_json(r) for s in lb.sections for r in s.results.values()],
+           "verdict": [v.as_json() for v in lb.verdicts]}
     (out_dir / "stats.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 
