@@ -9,22 +9,34 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from bench.config import DATASETS_DIR, SuiteError, load_suite
-from bench.data import DatasetError
-from bench.executors import ExecutorError
-from bench.registry import UnknownMethodError
-from bench.store import DEFAULT_PATH, ResultsStore, StoreError
+# Only typer and rich at import time: `bench --help` and `bench list` must answer at once, and the core pulls
+# pandas and scikit-learn (seconds). Each command imports what it uses.
 
 app = typer.Typer(
     help="oversampling-bench: which oversampling method should I use for imbalanced tabular data, how much does "
     "it help the minority class and the worst-off group, and what does it cost?",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # click's plain help: typer's rich help formatter alone takes about 0.5 s to import
 )
 console = Console(stderr=True)
-LEADERBOARDS = Path(__file__).resolve().parent.parent / "leaderboards"
+ROOT = Path(__file__).resolve().parent.parent
+LEADERBOARDS = ROOT / "leaderboards"
+DATASETS_DIR = ROOT / "datasets"  # = bench.config.DATASETS_DIR, without importing it
+DEFAULT_PATH = ROOT / "results" / "bench.sqlite"  # = bench.store.DEFAULT_PATH, likewise
 
 ResultsOpt = Annotated[Path, typer.Option("--results", help="Results store (SQLite).", envvar="BENCH_RESULTS")]
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors a user causes and can fix: shown as one line, never as a traceback."""
+    from bench.config import SuiteError
+    from bench.data import DatasetError
+    from bench.executors import ExecutorError
+    from bench.registry import UnknownMethodError
+    from bench.store import StoreError
+
+    return SuiteError, DatasetError, UnknownMethodError, StoreError, ExecutorError
 
 
 class ExecutorName(str, Enum):
@@ -61,7 +73,9 @@ def run(
 ) -> None:
     """Run every (method, dataset, seed, fold, classifier) cell of SUITE not already in the results store."""
     from bench import runner
+    from bench.config import load_suite
     from bench.executors import make_executor
+    from bench.store import ResultsStore
 
     try:
         s = load_suite(suite).select(dataset, method)
@@ -76,7 +90,7 @@ def run(
         ex = make_executor(executor.value, workers, s.cell_timeout_s, s.cell_memory_gb, ray_address)
         summary = runner.run(s, store, ex, data_dir=data_dir, retry_failed=retry_failed,
                              show_progress=True)
-    except (SuiteError, DatasetError, UnknownMethodError, StoreError, ExecutorError) as e:
+    except _user_errors() as e:
         _fail(str(e))
         return
     console.print(
@@ -88,6 +102,79 @@ def run(
         raise typer.Exit(130)
 
 
+def _split(values: Optional[list[str]]) -> Optional[list[str]]:
+    """Repeated options and comma-separated lists alike: --methods a,b --methods c."""
+    return [v.strip() for x in values for v in x.split(",") if v.strip()] if values else None
+
+
+@app.command("compare")
+def compare_(
+    path: Annotated[Optional[Path], typer.Argument(metavar="PATH", show_default=False,
+                                                   help="A CSV/TSV, Parquet or ARFF file.")] = None,
+    target: Annotated[str, typer.Option(metavar="COLUMN", show_default=False, help="The label column.")] = ...,
+    minority: Annotated[Optional[str], typer.Option(
+        metavar="LABEL", help="The minority label (default: the smaller of two classes; with more: one-vs-rest).",
+    )] = None,
+    group: Annotated[Optional[str], typer.Option(
+        metavar="COLUMN", help="A column with two groups, for worst-group metrics.")] = None,
+    group_values: Annotated[Optional[list[str]], typer.Option(
+        metavar="VALUE[,VALUE]", help="Binarise --group: these values against the rest.")] = None,
+    group_threshold: Annotated[Optional[float], typer.Option(
+        metavar="T", help="Binarise a numeric --group: <= T against > T.")] = None,
+    group_aware: Annotated[bool, typer.Option(
+        "--group-aware", help="Grow (class, group) cells instead of the class.")] = False,
+    methods: Annotated[Optional[list[str]], typer.Option(
+        metavar="METHOD[,METHOD]", help="Default: every classic method, the references, tvae.")] = None,
+    classifier: Annotated[Optional[list[str]], typer.Option(
+        metavar="NAME[,NAME]", help="Classifier(s); default xgboost.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="5 folds x 1, no generative methods.")] = False,
+    thorough: Annotated[bool, typer.Option("--thorough", help="5 folds x 5, CTGAN too.")] = False,
+    folds: Annotated[Optional[int], typer.Option(help="Folds (default 5).")] = None,
+    repeats: Annotated[Optional[int], typer.Option(help="Repeats of the folds (default 2).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the splits and methods.")] = 0,
+    drop: Annotated[Optional[list[str]], typer.Option(metavar="COLUMN", help="Columns to leave out.")] = None,
+    keep: Annotated[Optional[list[str]], typer.Option(
+        metavar="COLUMN", help="Keep a column that looks like an ID, a date or a constant.")] = None,
+    metric: Annotated[str, typer.Option(help="Metric of the recommendation.")] = "balanced_accuracy",
+    openml: Annotated[Optional[int], typer.Option(help="An OpenML dataset id instead of a file (cached).")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Name of the dataset (default: the file name).")] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Folder for the suite, results and report (default results/compare/<name>).")] = None,
+    executor: Annotated[ExecutorName, typer.Option(help="inline, processes or ray.")] = ExecutorName.processes,
+    workers: Annotated[Optional[int], typer.Option(help="Parallel cells (default: number of cores).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(help="Per-cell time limit in seconds (default 900).")] = None,
+) -> None:
+    """Which oversampling method for your data? Methods on one table, with fold-level 95% intervals vs `none`.
+
+    Writes the suite it ran (re-run, share or resume it with `bench run`), the results store and a report
+    (README.md, index.html, cells.csv) under --out. Ctrl-C, then the same command, resumes.
+    """
+    from bench.comparison import compare
+    from bench.owndata import CompareError, dataset_name
+
+    out = out or Path("results") / "compare" / dataset_name(path, openml, name)
+    try:
+        result = compare(path, target, openml=openml, minority=minority, group=group,
+                         group_values=_split(group_values), group_threshold=group_threshold,
+                         group_aware=group_aware,
+                         methods=_split(methods), classifier=_split(classifier) or ["xgboost"], quick=quick,
+                         thorough=thorough, folds=folds, repeats=repeats, seed=seed, drop=_split(drop) or [],
+                         keep=_split(keep) or [], metric=metric, name=name, out=out, executor=executor.value,
+                         workers=workers, timeout=timeout)
+    except (CompareError, *_user_errors()) as e:
+        _fail(str(e))
+        return
+    except KeyboardInterrupt as e:
+        console.print(f"[yellow]{str(e) or 'interrupted'}[/yellow]")
+        raise typer.Exit(130) from None
+    r = result.run_summary
+    console.print(f"{r.planned} cells: {r.skipped} already recorded, {r.executed} run now "
+                  f"({r.ok} ok, {r.failed} failed)")
+    typer.echo(str(result))
+    console.print(f"wrote {out}/: README.md, index.html, cells.csv, results.sqlite and suite.yaml (re-run or "
+                  f"resume: bench run {out}/suite.yaml --results {out}/results.sqlite)", soft_wrap=True)
+
+
 @app.command()
 def leaderboard(
     suite: Annotated[str, typer.Argument(help="Suite name (as recorded in the store).")],
@@ -97,8 +184,10 @@ def leaderboard(
     posthoc: Annotated[str, typer.Option(help="Post-hoc test after Friedman: nemenyi or wilcoxon-holm.")] = "nemenyi",
 ) -> None:
     """Write leaderboards/<suite>/ (README.md, index.html, figures, CSV/JSON exports) from the results store alone."""
+    from bench.config import SuiteError, load_suite
     from bench.leaderboard import report
     from bench.leaderboard.stats import POSTHOC
+    from bench.store import ResultsStore, StoreError
 
     if posthoc not in POSTHOC:
         _fail(f"--posthoc must be one of {', '.join(POSTHOC)}, not {posthoc!r}")
@@ -107,7 +196,7 @@ def leaderboard(
     except SuiteError:  # a suite recorded in the store whose file is gone
         name = suite
     try:
-        cells = ResultsStore(results).frame(name)
+        cells = ResultsStore(results, readonly=True).frame(name)
     except StoreError as e:
         _fail(str(e))
         return
@@ -131,16 +220,20 @@ def list_(what: Annotated[What, typer.Argument(help="What to list.")] = What.met
     """List registered methods, datasets of the catalog, suites, classifiers or metrics."""
     out = Console()
     if what is What.methods:
-        from bench.registry import available
+        from bench.registry import available, families, provider_errors
 
-        for name, target in sorted(available().items()):
-            out.print(f"{name:20} {target}")
+        family = families()
+        out.print(f"{'name':28} {'family':15} target", style="bold")
+        for name, target in sorted(available().items(), key=lambda kv: (family[kv[0]], kv[0])):
+            out.print(f"{name:28} {family[name]:15} {target}", highlight=False, soft_wrap=True)
+        for error in provider_errors():
+            out.print(error, style="red", highlight=False, soft_wrap=True)
     elif what is What.datasets:
-        from bench.data import load_catalog
+        import yaml  # the catalog as written, without bench.data's pandas (`bench run` validates it)
 
-        for name, spec in load_catalog(DATASETS_DIR / "imbalanced.yaml").items():
-            group = f"group: {spec.group.column}" if spec.group else ""
-            out.print(f"{name:34} openml {str(spec.openml_id):6} {group}")
+        for entry in yaml.safe_load((DATASETS_DIR / "imbalanced.yaml").read_text())["datasets"]:
+            group = f"group: {entry['group']['column']}" if entry.get("group") else ""
+            out.print(f"{entry['name']:34} openml {str(entry.get('openml_id')):6} {group}")
     elif what is What.suites:
         for f in sorted(DATASETS_DIR.glob("*.yaml")):
             out.print(f.stem)
@@ -165,7 +258,13 @@ def show(
     failed: Annotated[bool, typer.Option(help="Only cells that did not succeed, with their errors.")] = False,
 ) -> None:
     """Show recorded cells: the numbers behind a leaderboard entry."""
-    cells = ResultsStore(results).frame(suite)
+    from bench.store import ResultsStore, StoreError
+
+    try:
+        cells = ResultsStore(results, readonly=True).frame(suite)
+    except StoreError as e:
+        _fail(str(e))
+        return
     if cells.empty:
         _fail("no cells recorded")
     if dataset:

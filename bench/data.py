@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FORMATS = ("csv", "arff", "keel")
+FORMATS = ("csv", "arff", "keel", "parquet")
 DEFAULT_NA = ("?", "")  # '?' is the UCI/ARFF missing marker; empty cells are missing everywhere
 MAX_GROUP_MISSING = 0.05  # beyond this, metrics over the two groups describe too few of the rows
 # read option -> (type, formats it applies to). Generic options rather than per-dataset code.
@@ -358,6 +358,34 @@ def load_dataset(spec: DatasetSpec, data_dir: Path | None = None) -> Dataset:
     return _build(spec, frame, nominal, sha, "openml")
 
 
+def read_raw(spec: DatasetSpec, data_dir: Path | None = None) -> tuple[pd.DataFrame, set[str], str]:
+    """The table of ``spec`` as read, before typing and binarising, for a tool that inspects a table before
+    declaring it (``bench compare``): the frame, the columns its format declares nominal, the checksum.
+
+    Mirror files when ``spec`` has them (checksums verified), else OpenML by ``openml_id`` (through its cache).
+
+    Raises
+    ------
+    DatasetError
+        As ``load_dataset``, for the reading part.
+    """
+    if spec.files:
+        return _read_mirror(spec, Path(data_dir) if data_dir is not None else default_data_dir())
+    _check(spec.openml_id is not None, f"dataset '{spec.name}'", "no files and no openml_id")
+    return _read_openml(spec)
+
+
+def clean_column(col: pd.Series, nominal: bool = False,
+                 na_values: tuple[str, ...] | list[str] = DEFAULT_NA) -> pd.Series:
+    """A raw column typed as ``load_dataset`` types features: float64 if numeric, else category."""
+    return _clean_column(col, nominal, list(na_values))
+
+
+def minority_mask(target: pd.Series, minority: str) -> pd.Series:
+    """Rows whose label is ``minority``, compared as ``load_dataset`` compares them (as text, or as numbers)."""
+    return _minority_mask(target, minority)
+
+
 # -- reading: readers return the raw frame, the columns declared nominal, and the data checksum --------------
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -375,8 +403,11 @@ def _read_mirror(spec: DatasetSpec, data_dir: Path) -> tuple[pd.DataFrame, set[s
         _check(actual == f.sha256, where, f"checksum mismatch for {path}: expected {f.sha256}, got {actual}; "
                "the file changed or is corrupt: restore it from the mirror (or update the catalog if meant)")
         try:
-            text = _open_text(path, f.member, spec.read.get("encoding", "utf-8"), where)
-            frame, nom = _PARSERS[spec.format](text, spec)
+            if spec.format == "parquet":  # binary and typed: read from the file itself
+                frame, nom = _parse_parquet(path, f.member, where)
+            else:
+                text = _open_text(path, f.member, spec.read.get("encoding", "utf-8"), where)
+                frame, nom = _PARSERS[spec.format](text, spec)
         except DatasetError:
             raise
         except Exception as e:  # a parser's own error, reworded to say which file of which dataset
@@ -446,6 +477,22 @@ def _parse_keel(text: io.StringIO, spec: DatasetSpec) -> tuple[pd.DataFrame, set
             frame.columns = names
             return frame, nominal
     raise DatasetError(f"{where}: KEEL file has no @data line")
+
+
+def _parse_parquet(path: Path, member: str | None, where: str) -> tuple[pd.DataFrame, set[str]]:
+    # Parquet keeps its types: categorical and boolean columns are nominal as declared; text columns are typed
+    # like CSV cells (numbers written as text become numbers).
+    if member is None:
+        frame = pd.read_parquet(path)
+    else:
+        with zipfile.ZipFile(path) as zf:
+            _check(member in zf.namelist(), where, f"{path} has no member {member!r}; members: {zf.namelist()}")
+            frame = pd.read_parquet(io.BytesIO(zf.read(member)))
+    nominal = {c for c in frame.columns
+               if isinstance(frame[c].dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(frame[c])}
+    for c in nominal:  # as text, as a CSV would give them: a True/False target then matches minority "True"
+        frame[c] = frame[c].astype(object).where(frame[c].notna(), None).map(lambda v: v if v is None else str(v))
+    return frame.reset_index(drop=True), nominal
 
 
 _PARSERS = {"csv": _parse_csv, "arff": _parse_arff, "keel": _parse_keel}

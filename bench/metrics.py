@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
-from sklearn import metrics as skm
+
+# pandas and scikit-learn are imported in the functions that use them: `bench list metrics` reads only METRICS.
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ METRICS: dict[str, Metric] = {
 
 def classification_metrics(y_true, y_pred, y_score) -> dict[str, float]:
     """The class-level metrics of one test fold."""
+    from sklearn import metrics as skm
+
     y_true, y_pred, y_score = np.asarray(y_true), np.asarray(y_pred), np.asarray(y_score, dtype=float)
     rec_min = skm.recall_score(y_true, y_pred, pos_label=1, zero_division=0)
     rec_maj = skm.recall_score(y_true, y_pred, pos_label=0, zero_division=0)
@@ -74,6 +76,7 @@ def group_metrics(y_true, y_pred, groups, train_cells=None) -> dict[str, float]:
     the errors pooled over minority and over majority groups are reported too (as in the OPAL protocol).
     Rows whose group is missing (NaN; a dataset may have a few, see ``GroupSpec``) count in no group metric.
     """
+    import pandas as pd
     from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
     groups = np.asarray(groups, dtype=object)
