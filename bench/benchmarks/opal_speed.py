@@ -1,8 +1,17 @@
 """OPAL's speed and row quality with a packaged model, on this machine.
 
-``speed``: tokens/s of raw generation (no prompt, no parsing, fixed length), valid rows/s of OPAL with the same
-model, and their ratio: the share of the model's raw throughput that ends as accepted rows (what the prompt,
-the parsing and the rejections cost).
+``speed`` measures, side by side in one run:
+
+- the fp32 matmul peak at the thread count, and the FLOP-bound token rate it implies for the model
+  (peak / (2 x parameters));
+- raw generation from real in-context prompts (4 windows, stop tokens ignored, ``--new-tokens`` each) at the batch
+  sizes OPAL uses, per engine (transformers' ``generate`` and the shared-prefix engine), prompt processing and
+  decoding timed apart, and decoding as a share of the FLOP-bound rate;
+- OPAL itself for each ``--configs`` entry (engine : serialization : constrained|free): records written and
+  accepted, tokens per record, valid rows/s over LLM time, and valid rows/s / (raw tokens/s / tokens per record),
+  the share of the raw rate that ends as accepted rows (raw tokens/s of the same engine at the largest batch,
+  prompt processing included).
+
 ``compare``: parse rate, acceptance rate, fidelity of accepted rows (bench.quality) and rows/s for each model,
 in-context and after LoRA fine-tuning.
 
@@ -10,7 +19,7 @@ Data: the OPAL paper's diabetes training file (seed 1: 100 rows, 10 of the minor
 or with ``--dataset NAME`` the first training fold of a catalog dataset (``--rows 0``: every row it needs).
 The disk cache is off, so every number is a fresh measurement. Timings on a shared CPU are noisy.
 
-    python -m bench.benchmarks.opal_speed speed --model smollm2-135m --threads 1
+    python -m bench.benchmarks.opal_speed speed            # or: make bench-opal
     python -m bench.benchmarks.opal_speed compare --models smollm2-135m gemma3-270m --rows 20
 """
 
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -46,22 +56,83 @@ def load(dataset: str = "", seed: int = 1) -> tuple[pd.DataFrame, pd.Series, str
     return X[keep].reset_index(drop=True), y[keep].reset_index(drop=True), ds.spec.description
 
 
-def raw_tokens_per_second(model: str, new_tokens: int = 128, batch: int = 1) -> dict:
-    """Generation alone: a short prompt, exactly ``new_tokens`` sampled tokens per sequence."""
+def matmul_peak(threads: int, n: int = 1536, repeats: int = 5) -> float:
+    """fp32 GFLOP/s of a square matmul at ``threads`` torch threads (best of ``repeats``)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def flops_per_token(model: str) -> float:
+    """2 x parameters (embedding included: it is the output projection too): the matmul work of one token."""
+    from methods.opal.backends import load_causal_lm
+
+    lm = load_causal_lm(model)[1]
+    return 2.0 * sum(p.numel() for p in lm.parameters())
+
+
+def opal_prompts(model: str, X, y, description: str, windows: int, k: int = 10, window: int = 10) -> list[list[int]]:
+    """Token ids of ``windows`` in-context prompts as OPAL writes them for the minority class (other windows)."""
+    import numpy as np
+
+    from methods.opal.backends import TransformersBackend
+    from methods.opal.parse import LABEL, Schema
+    from methods.opal.prompt import in_context_messages, window_rows
+
+    schema = Schema(X, str(y.name), list(y.unique()))
+    minority = y.value_counts().idxmin()
+    strata = (y != minority).astype(int).to_numpy()
+    rows = [{**r, LABEL: v} for r, v in zip(X.to_dict("records"), y)]
+    backend, rng = TransformersBackend(model), np.random.default_rng(0)
+    out = []
+    for _ in range(windows):
+        shown = [schema.serialize(rows[i]) for i in window_rows(strata, 0, 2, window, "cell", rng)]
+        messages = in_context_messages(schema, shown, k, {LABEL: minority}, description)
+        out.append(backend.tokenizer(backend.render(messages), add_special_tokens=False)["input_ids"])
+    return out
+
+
+def raw_generation(model: str, prompts: list[list[int]], batch: int, new_tokens: int, engine: str, seed: int = 0) -> dict:
+    """Sample exactly ``new_tokens`` per sequence (stop tokens ignored) from ``batch`` sequences over ``prompts``
+    (each prompt asked batch/len(prompts) times); prompt processing and decoding timed apart."""
     import torch
 
     from methods.opal.backends import load_causal_lm
+    from methods.opal.engine import SharedPrefixEngine
 
     tok, lm, device = load_causal_lm(model)
-    text = "Write records of patients, one per line: age is 50, glucose is 120, bmi is 31.2."
-    enc = tok([text] * batch, return_tensors="pt", padding=True).to(device)
-    with torch.inference_mode():
-        lm.generate(**enc, max_new_tokens=4, min_new_tokens=4, do_sample=True, pad_token_id=tok.pad_token_id)
-        t0 = time.perf_counter()
-        lm.generate(**enc, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=True, temperature=0.6,
-                    pad_token_id=tok.pad_token_id)
-        seconds = time.perf_counter() - t0
-    return {"batch": batch, "tokens": new_tokens * batch, "seconds": seconds, "tokens_per_s": new_tokens * batch / seconds}
+    seqs = [prompts[i * len(prompts) // batch] for i in range(batch)]
+    if engine == "shared-prefix":
+        _, _, st = SharedPrefixEngine(lm, tok).generate(seqs, max_new_tokens=new_tokens, temperature=0.6, seed=seed,
+                                                        ignore_eos=True)
+        prefill_tokens, prefill_s, decode_s = st.prefill_tokens, st.prefill_seconds, st.decode_seconds
+    else:  # transformers' generate: left-padded batch; prefill = a run of one new token
+        width = max(map(len, seqs))
+        ids = torch.tensor([[tok.pad_token_id] * (width - len(s)) + s for s in seqs])
+        mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
+        kw = dict(input_ids=ids, attention_mask=mask, do_sample=True, temperature=0.6, pad_token_id=tok.pad_token_id)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            lm.generate(**kw, max_new_tokens=1, min_new_tokens=1)
+            prefill_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            lm.generate(**kw, max_new_tokens=new_tokens, min_new_tokens=new_tokens)
+            decode_s = max(1e-9, time.perf_counter() - t0 - prefill_s)
+        prefill_tokens = int(mask.sum())
+    tokens = batch * new_tokens
+    return {"engine": engine, "batch": batch, "distinct_prompts": len(set(map(tuple, seqs))),
+            "prompt_tokens": int(sum(map(len, seqs)) / batch), "prefill_tokens": prefill_tokens,
+            "prefill_seconds": prefill_s, "prefill_tokens_per_s": prefill_tokens / prefill_s,
+            "new_tokens": tokens, "decode_seconds": decode_s, "decode_tokens_per_s": tokens / decode_s,
+            "tokens_per_s": tokens / (prefill_s + decode_s)}
 
 
 def run_opal(X, y, rows: int, description: str = DESCRIPTION, **params) -> dict:
@@ -84,32 +155,48 @@ def run_opal(X, y, rows: int, description: str = DESCRIPTION, **params) -> dict:
 
 
 def speed(args) -> dict:
+    """The hardware's bound, raw generation per engine and batch, and OPAL's valid rows/s per configuration."""
     import torch
 
     torch.set_num_threads(args.threads)
     X, y, description = load(args.dataset)
-    raw = [raw_tokens_per_second(args.model, batch=b) for b in (1, 4, 16)]
-    opal = run_opal(X, y, args.rows, description, model=args.model, k=args.k, window=args.window, threads=args.threads,
-                    max_calls=args.max_calls, device=args.device)
-    from methods.opal.backends import load_causal_lm
-    from methods.opal.parse import Schema
-
-    tok = load_causal_lm(args.model)[0]
-    schema = Schema(X, str(y.name), list(y.unique()))
-    per_row = sum(len(tok(schema.serialize({**r, "__label__": v}))["input_ids"])
-                  for r, v in zip(X.to_dict("records"), y)) / len(X)
-    best = max(r["tokens_per_s"] for r in raw)
-    out = {"model": args.model, "device": str(opal.get("model")), "threads": args.threads, "raw": raw,
-           "tokens_per_record": per_row, "opal": opal, "raw_rows_per_s": best / per_row,
-           "ratio": opal["valid_rows_per_s"] / (best / per_row)}
-    print("raw generation: " + ", ".join(f"batch {r['batch']}: {r['tokens_per_s']:.1f} tokens/s" for r in raw))
-    print(f"one record ~ {per_row:.0f} tokens -> at most {best / per_row:.2f} records/s")
-    print(f"OPAL in-context: {opal.get('rows_accepted', 0)} valid rows of {opal.get('rows_generated', 0)} generated, "
-          f"{opal['valid_rows_per_s']:.3f} valid rows/s (LLM time {opal.get('llm_seconds', 0):.0f} s, "
-          f"{opal.get('calls', 0)} calls, {opal.get('prompt_tokens', 0)} prompt + "
-          f"{opal.get('completion_tokens', 0)} completion tokens)")
-    print(f"ratio OPAL valid rows/s : raw rows/s = {out['ratio']:.2f}")
-    return out
+    peak = matmul_peak(args.threads)
+    per_token = flops_per_token(args.model)
+    bound = peak * 1e9 / per_token
+    print(f"fp32 matmul peak {peak:.1f} GFLOP/s on {args.threads} threads; {per_token / 1e9:.3f} GFLOP per token "
+          f"-> FLOP-bound rate {bound:.0f} tokens/s", flush=True)
+    prompts = opal_prompts(args.model, X, y, description, windows=4)
+    raw = []
+    for engine in args.engines:
+        for b in [b for b in args.batches if engine != "generate" or b <= args.generate_max_batch]:
+            r = raw_generation(args.model, prompts if b > 1 else prompts[:1], b, args.new_tokens, engine)
+            r["of_bound"] = r["decode_tokens_per_s"] / bound
+            raw.append(r)
+            print(f"raw {engine:13} batch {b:3}: prompt {r['prefill_tokens_per_s']:6.0f} tokens/s, decode "
+                  f"{r['decode_tokens_per_s']:6.1f} tokens/s = {r['of_bound']:.0%} of the bound "
+                  f"(end to end {r['tokens_per_s']:.1f})", flush=True)
+    runs = []
+    for config in args.configs:
+        engine, serialization, constrained = config.split(":")
+        params = dict(model=args.model, k=args.k, window=args.window, threads=args.threads, max_calls=args.max_calls,
+                      device=args.device, engine=engine, serialization=serialization,
+                      constrained=constrained == "constrained")
+        rows = args.baseline_rows if engine == "generate" else args.rows
+        r = run_opal(X, y, rows, description, **params)
+        per_record = r.get("completion_tokens", 0) / max(1, r.get("rows_generated", 0))
+        same = sorted((x for x in raw if x["engine"] == engine), key=lambda x: x["batch"])[-1:]
+        raw_rate = same[0]["tokens_per_s"] if same else float("nan")
+        r.update(config=config, tokens_per_record=per_record, raw_tokens_per_s=raw_rate,
+                 ratio=r["valid_rows_per_s"] / (raw_rate / per_record) if per_record else 0.0)
+        runs.append(r)
+        print(f"OPAL {config:34}: {r.get('rows_accepted', 0)} accepted of {r.get('rows_generated', 0)} "
+              f"(parse {r.get('parse_rate', 0):.2f}, acceptance {r.get('acceptance_rate', 0):.2f}), "
+              f"{per_record:.1f} tokens/record, {r['valid_rows_per_s']:.3f} valid rows/s, "
+              f"ratio to raw/tokens-per-record {r['ratio']:.2f}" + (f" [{r['error'][:80]}]" if r["error"] else ""),
+              flush=True)
+    return {"model": args.model, "threads": args.threads, "dataset": args.dataset or "opal-paper diabetes",
+            "matmul_gflops": peak, "flops_per_token": per_token, "flop_bound_tokens_per_s": bound, "raw": raw,
+            "opal": runs}
 
 
 def compare(args) -> dict:
@@ -147,8 +234,9 @@ def main(argv=None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     for name in ("speed", "compare"):
         s = sub.add_parser(name)
-        s.add_argument("--threads", type=int, default=1)
-        s.add_argument("--rows", type=int, default=20, help="minority rows to generate (0: all the fold needs)")
+        s.add_argument("--threads", type=int, default=2)
+        s.add_argument("--rows", type=int, default=320 if name == "speed" else 20,
+                       help="minority rows to generate (0: all the fold needs); 320 fills OPAL's batch of 32")
         s.add_argument("--dataset", default="", help="a dataset of datasets/imbalanced.yaml (default: paper diabetes)")
         s.add_argument("--k", type=int, default=10)
         s.add_argument("--window", type=int, default=10)
@@ -157,6 +245,16 @@ def main(argv=None) -> None:
     sp = sub.choices["speed"]
     sp.add_argument("--model", default="smollm2-135m")
     sp.add_argument("--device", default="auto")
+    sp.add_argument("--engines", nargs="+", default=["generate", "shared-prefix"])
+    sp.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32, 64])
+    sp.add_argument("--new-tokens", type=int, default=128)
+    sp.add_argument("--baseline-rows", type=int, default=20,
+                    help="rows asked of OPAL on transformers' generate (about 0.04 valid rows/s on this CPU)")
+    sp.add_argument("--generate-max-batch", type=int, default=8,
+                    help="largest batch for transformers' generate (it prefills every copy of the prompt: minutes)")
+    sp.add_argument("--configs", nargs="+", default=[
+        "generate:sentence:free", "shared-prefix:sentence:free", "shared-prefix:sentence:constrained",
+        "shared-prefix:compact:constrained"], help="OPAL runs as engine:serialization:constrained|free")
     cp = sub.choices["compare"]
     cp.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
     cp.add_argument("--modes", nargs="+", default=["none", "lora"])
