@@ -36,8 +36,8 @@ class Ctgan(GenerativeOversampler):
         train the full ``epochs``. A step costs in proportion to its batch times the width, so the cap bounds
         the training time of a fit: the 60 million default keeps a cell of the largest datasets (adult,
         bank-marketing, default-credit-card, coil2000) near two minutes of one core, where 100 epochs took
-        12-14 min or more. ``None`` trains every epoch. The README's CTGAN section has the measurements and
-        the cost in quality; ``method.epochs`` records what a cell trained.
+        12-14 min or more. ``None`` trains every epoch. Its cost in quality is being measured
+        (``python -m bench.benchmarks.ctgan_budget``); ``method.epochs`` records what a cell trained.
     strategy, measure_quality, ratio, group_column, random_state
         See `bench.generative.GenerativeOversampler`.
 
