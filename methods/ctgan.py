@@ -34,10 +34,11 @@ class Ctgan(GenerativeOversampler):
         (`methods._sdv.encoded_width`, an upper bound of CTGAN's one-hot levels plus mode columns). On big or
         wide folds the epochs are lowered to stay under it (at least one); folds of up to a few thousand rows
         train the full ``epochs``. A step costs in proportion to its batch times the width, so the cap bounds
-        the training time of a fit: the 60 million default keeps a cell of the largest datasets (adult,
-        bank-marketing, default-credit-card, coil2000) near two minutes of one core, where 100 epochs took
-        12-14 min or more. ``None`` trains every epoch. Its cost in quality is being measured
-        (``python -m bench.benchmarks.ctgan_budget``); ``method.epochs`` records what a cell trained.
+        the training time of a fit: with the 60 million default a CTGAN cell of the largest datasets (adult,
+        bank-marketing, default-credit-card, coil2000) took 118-165 s of one core, where 100 epochs need
+        about 15 min on adult (extrapolated). ``None`` trains every epoch. The README's CTGAN section has
+        the measurements and the cost in quality; ``method.epochs`` and ``method.training_steps`` record
+        what a cell trained.
     strategy, measure_quality, ratio, group_column, random_state
         See `bench.generative.GenerativeOversampler`.
 
