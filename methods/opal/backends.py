@@ -172,8 +172,6 @@ class TransformersBackend:
         one lockstep batch (:mod:`methods.opal.engine`); ``"generate"`` is transformers' ``generate``, kept as the
         reference the speed benchmark compares against.
         """
-        import torch
-
         texts = [self.render(p) for p in prompts]
         t0 = time.perf_counter()
         if self.engine == "shared-prefix":
