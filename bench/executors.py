@@ -166,6 +166,8 @@ _child: tuple[tuple, Any] | None = None  # (what it was started with, its pool),
 def _ray_execute(spec: CellSpec, timeout: float | None, memory_gb: float | None, clock: Any) -> Outcome:
     """A Ray task: run the cell in this worker's capped child process, note its start, return its outcome."""
     global _child
+    import ray
+
     # a GPU task may land on a worker whose child was started with other devices visible
     wanted = (memory_gb, os.environ.get("CUDA_VISIBLE_DEVICES"))
     if _child is None or _child[0] != wanted:
@@ -179,7 +181,7 @@ def _ray_execute(spec: CellSpec, timeout: float | None, memory_gb: float | None,
     waited = time.monotonic() + 600
     while not (future.running() or future.done()) and time.monotonic() < waited:
         time.sleep(0.05)
-    clock.start.remote(spec.key)
+    ray.get(clock.start.remote(spec.key))  # delivered before the cell can stop this worker (a wedged cell)
     try:
         return _collect(future, timeout)
     except ExecutorError:
@@ -270,20 +272,22 @@ class RayExecutor:
         return self.task.options(num_cpus=1, num_gpus=gpu, max_retries=0).remote(spec, self.timeout,
                                                                                   self.memory_gb, self.clock)
 
-    def _outcome(self, ref: Any) -> Outcome:
+    def _outcome(self, ref: Any, cancelled: bool) -> Outcome:
         errors = self.ray.exceptions
         try:
             return self.ray.get(ref)
-        except errors.TaskCancelledError:
-            return Outcome("timeout", error=f"its Ray worker stopped answering; cancelled {self.grace:.0f} s past "
-                                            f"the cell's {self.timeout:.0f} s time limit")
-        except errors.OutOfMemoryError as e:
-            return Outcome("oom", error=f"Ray's memory monitor killed the cell's Ray worker: {e}")
-        except (errors.RayTaskError, errors.RaySystemError) as e:  # the task itself failed, not its cell
-            raise ExecutorError(f"a Ray task failed outside its cell: {e}. Every node needs this project "
-                                "installed (same version, same Python) and the dataset mirror.") from e
-        except errors.RayError as e:  # the worker, its node or the object holding the result is gone
-            first = (str(e).strip().splitlines() or [""])[0]
+        except errors.RayError as e:
+            # A force-cancel kills the worker: Ray reports it as the cancel or, racing it, as the worker's death
+            # (WorkerCrashedError). Either way the cell was cancelled for running past its time limit.
+            if cancelled or isinstance(e, errors.TaskCancelledError):
+                return Outcome("timeout", error=f"its Ray worker stopped answering; cancelled {self.grace:.0f} s "
+                                                f"past the cell's {self.timeout:.0f} s time limit")
+            if isinstance(e, errors.OutOfMemoryError):
+                return Outcome("oom", error=f"Ray's memory monitor killed the cell's Ray worker: {e}")
+            if isinstance(e, (errors.RayTaskError, errors.RaySystemError)):  # the task failed, not its cell
+                raise ExecutorError(f"a Ray task failed outside its cell: {e}. Every node needs this project "
+                                    "installed (same version, same Python) and the dataset mirror.") from e
+            first = (str(e).strip().splitlines() or [""])[0]  # the worker, its node or the result is gone
             return Outcome("crashed", error=f"the Ray worker running the cell died ({type(e).__name__}: {first})")
 
     def _cancel_unanswered(self, cancelled: set[str]) -> None:
@@ -307,7 +311,7 @@ class RayExecutor:
             done, _ = self.ray.wait(list(self.running), num_returns=1, timeout=1.0)
             for ref in done:
                 spec = self.running.pop(ref)
-                outcome = self._outcome(ref)
+                outcome = self._outcome(ref, spec.key in cancelled)
                 self.clock.forget.remote(spec.key)
                 yield spec, outcome if outcome.started_at else _unreported(outcome, self.timeout)
             if self.timeout and self.running:

@@ -42,3 +42,21 @@ def test_ray_runs_cells_and_records_failures(toy_suite, tmp_path, local_ray):
     cols = ["key", "minority_recall", "mcc"]
     ours = store.frame("toy").query("method == 'smote'")[cols].reset_index(drop=True)
     assert ours.equals(inline.frame("toy")[cols].query("key in @ours.key").reset_index(drop=True))
+
+
+def _dies():
+    import os
+
+    os._exit(1)
+
+
+def test_a_cancelled_cell_whose_worker_is_reported_dead_is_a_timeout(local_ray):
+    # ray.cancel(force=True) kills the worker, and Ray may report that as the worker's death rather than as the
+    # cancel: a cell the driver cancelled for running past its limit is a timeout either way, any other death a
+    # crash.
+    executor = RayExecutor(timeout=5, memory_gb=None)
+    ref = ray.remote(max_retries=0)(_dies).remote()
+    with pytest.raises(ray.exceptions.WorkerCrashedError):
+        ray.get(ref)
+    assert executor._outcome(ref, cancelled=True).status == "timeout"
+    assert executor._outcome(ref, cancelled=False).status == "crashed"

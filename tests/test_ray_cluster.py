@@ -164,7 +164,8 @@ def test_cluster_sweep_records_every_cell_like_the_process_pool(cluster, toy_sui
         status: dict[str, set] = {}
         for method, st, _, _, _ in rows.values():
             status.setdefault(method, set()).add(st)
-        assert {m: s for m, s in status.items() if m in failing} == {m: {s} for m, s in failing.items()}
+        why = {m: f for m, _, f, _, _ in rows.values() if m in failing}  # shown when the next line fails
+        assert {m: s for m, s in status.items() if m in failing} == {m: {s} for m, s in failing.items()}, why
         assert {m: s for m, s in status.items() if m not in failing} == {m: {"ok"} for m in status if m not in failing}
         # a timeout records its limit, counted from the cell's start
         assert [s for m, _, _, s, _ in rows.values() if m in ("hangs", "wedges")] == [LIMIT_S] * 2
