@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.data import Dataset, DatasetError, DatasetSpec, FileSpec, _build, _read_mirror, default_data_dir
+from bench.data import Dataset, DatasetError, DatasetSpec, FileSpec, _build, default_data_dir
+from bench.readers import read_mirror
 
 
 def part_paths(spec: DatasetSpec, seed: int, sources: tuple[str, ...] = ()) -> dict[str, str]:
@@ -39,7 +40,7 @@ def load_parts(spec: DatasetSpec, seed: int, data_dir: Path | None = None,
             raise DatasetError(f"dataset '{spec.name}': {part} file {rel} missing under {data_dir}; set "
                                "BENCH_DATA_DIR (or --data-dir) to a copy of shared/datasets")
         one = dataclasses.replace(spec, files=(FileSpec(rel, spec.checksums[rel]),))
-        frame, nom, sha = _read_mirror(one, data_dir)
+        frame, nom, sha = read_mirror(one, data_dir)
         frames.append(frame.assign(__part__=part))
         nominal |= nom
         shas.append(sha)

@@ -312,7 +312,7 @@ def test_openml_id_goes_through_the_loader_and_into_the_suite(tmp_path, monkeypa
         served.append(spec.openml_id)
         return frame.assign(cls=np.where(y == 1, "bad", "good")), {"cls"}, "0" * 64
 
-    monkeypatch.setattr(bench.data, "_read_openml", fake_openml)
+    monkeypatch.setattr(bench.data, "read_openml", fake_openml)
     p = prepare(None, "cls", openml=31, methods=["none"], folds=3)
     assert p.spec.openml_id == 31 and p.spec.files == () and p.spec.minority == "bad" and served[0] == 31
     (tmp_path / "s.yaml").write_text(p.yaml())

@@ -128,6 +128,20 @@ def test_different_seeds_give_different_rows():
     assert not a.iloc[len(X):].reset_index(drop=True).equals(b.iloc[len(X):].reset_index(drop=True))
 
 
+def test_kmeans_smote_auto_threshold_falls_back_to_the_cells_share():
+    # Eight tight blobs, each a quarter minority: imblearn's "auto" asks a cluster for half the share the minority
+    # must gain (0.25 of all rows here), which none reaches (0.24 < 0.25); the fallback asks for its share overall.
+    rng = np.random.default_rng(0)
+    centres = np.repeat(np.arange(8) * 100.0, 50)
+    X = pd.DataFrame({"a": centres + rng.normal(size=400), "b": rng.normal(size=400)})
+    y = pd.Series(np.tile([1] * 12 + [0] * 38, 8))
+    sampler = registry.create("kmeans-smote", random_state=0)
+    new_X, new_y = sampler.fit_resample(X, y)
+    assert (new_y == 1).sum() == (new_y == 0).sum() == 304
+    with pytest.raises(ValueError, match="no cluster where a grown cell's share of rows exceeds"):
+        registry.create("kmeans-smote", {"cluster_balance_threshold": 0.5}, random_state=0).fit_resample(X, y)
+
+
 def test_smote_variant_follows_the_columns():
     for kinds, variant in [(("num",), "SMOTE"), (("num", "cat"), "SMOTENC"), (("cat",), "SMOTEN")]:
         X, y = table(kinds=kinds)
