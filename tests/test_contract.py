@@ -142,6 +142,17 @@ def test_kmeans_smote_auto_threshold_falls_back_to_the_cells_share():
         registry.create("kmeans-smote", {"cluster_balance_threshold": 0.5}, random_state=0).fit_resample(X, y)
 
 
+def test_svm_smote_fits_its_svm_on_a_stratified_sample():
+    from methods.svm_smote import SampledSVC
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    y = (X[:, 0] + rng.normal(size=1000) > 1.5).astype(int)
+    svc = SampledSVC(max_rows=200, random_state=0).fit(X, y)
+    assert np.array_equal(svc.support_vectors_, X[svc.support_])  # indexes the rows given, not the sample
+    assert svc.n_support_.sum() < 200 and set(y[svc.support_]) == {0, 1}
+
+
 def test_smote_variant_follows_the_columns():
     for kinds, variant in [(("num",), "SMOTE"), (("num", "cat"), "SMOTENC"), (("cat",), "SMOTEN")]:
         X, y = table(kinds=kinds)
