@@ -12,7 +12,7 @@ ARGS ?=
 CHROMIUM ?= /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup bench bench-wide bench-opal test test-slow test-cluster leaderboard paper browser bench-runner clean
+.PHONY: setup llama bench bench-wide bench-opal test test-slow test-cluster test-llama leaderboard paper browser bench-runner clean
 
 # Reinstall only when the dependency pins or the package metadata change.
 $(STAMP): pyproject.toml constraints.txt
@@ -25,6 +25,22 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 setup: $(STAMP)
+
+# llama.cpp for OPAL's `engine: llama.cpp` (methods/opal/llamacpp.py). llama-cpp-python builds from source
+# (cmake, gcc; ~20 min on 2 cores), so it is its own target, not part of setup: the wheel is built once into
+# build/wheels and installed from there, so a second `make llama` (or a new venv in this clone) takes seconds.
+LLAMA_STAMP := $(VENV)/.llama
+LLAMA_WHEELS := build/wheels
+$(LLAMA_STAMP): $(STAMP)
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+	  -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF" \
+	  $(PY) -m pip wheel --quiet --no-deps --constraint constraints.txt -w $(LLAMA_WHEELS) llama-cpp-python
+	$(PIP) diskcache   # llama_cpp imports it; its other requirements (numpy, jinja2) are installed already
+	$(PIP) --no-deps --no-index --find-links $(LLAMA_WHEELS) llama-cpp-python
+	touch $@
+
+llama: $(LLAMA_STAMP)  ## build (once) and install llama.cpp for OPAL's llama.cpp engine
 
 bench: setup  ## run the default suite and write its leaderboard
 	$(VENV)/bin/bench run $(SUITE) $(ARGS)
@@ -63,7 +79,11 @@ test-slow: setup browser  ## tests marked slow (the Ray cluster test among them;
 test-cluster: setup  ## the Ray executor on a real multi-node cluster (tests/test_ray_cluster.py)
 	$(VENV)/bin/pytest -m slow tests/test_ray_cluster.py $(ARGS)
 
-bench-opal: setup  ## OPAL speed: FLOP bound, raw generation per engine and batch, valid rows/s (methods/opal/README.md)
+# OPAL on llama.cpp (tests/test_opal_llamacpp.py): needs `make llama`.
+test-llama: llama  ## OPAL's llama.cpp engine against llama.cpp's own generation
+	$(VENV)/bin/pytest -m slow tests/test_opal_llamacpp.py $(ARGS)
+
+bench-opal: setup llama  ## OPAL speed: FLOP bound, raw generation per engine and batch, valid rows/s (methods/opal/README.md)
 	$(PY) -m bench.benchmarks.opal_speed speed $(ARGS)
 
 bench-runner: setup  ## runner overhead, parallel speedup, cached re-run (README "Runner benchmarks")

@@ -8,7 +8,6 @@ untrained model well-formed.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -19,6 +18,7 @@ from methods.opal.engine import SharedPrefixEngine  # noqa: E402
 from methods.opal.grammar import GrammarConstraints, ebnf, order_of  # noqa: E402
 from methods.opal.method import Opal  # noqa: E402
 from methods.opal.parse import LABEL, Schema  # noqa: E402
+from tests.opal_helpers import StopAfter, frame  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -50,26 +50,12 @@ def test_engine_matches_generate_token_for_token(tiny):
         assert o == _greedy_reference(tok, lm, p, 12)
 
 
-class _StopAfter:
-    """A constraint that allows everything and ends sequence i after lengths[i] tokens."""
-
-    def __init__(self, lengths):
-        self.lengths, self.seen = lengths, [0] * len(lengths)
-
-    def mask(self, logits, rows, seqs):
-        pass
-
-    def accept(self, seq, token):
-        self.seen[seq] += 1
-        return self.seen[seq] >= self.lengths[seq]
-
-
 def test_sequences_that_stop_early_leave_the_others_unchanged(tiny):
     tok, lm = tiny
     a = tok("x1 is -0.25, x2 is", add_special_tokens=False)["input_ids"]
     lengths = [2, 3, 3, 10, 4, 10, 1, 7]  # most stop early, so the batch is compacted several times
     out, finished, stats = SharedPrefixEngine(lm, tok).generate([a] * len(lengths), max_new_tokens=10, temperature=0,
-                                                                ignore_eos=True, constraints=_StopAfter(lengths))
+                                                                ignore_eos=True, constraints=StopAfter(lengths))
     ref = _greedy_reference(tok, lm, a, 10)
     assert [len(o) for o in out] == lengths
     assert all(o == ref[: len(o)] for o in out)
@@ -87,17 +73,10 @@ def test_same_seed_same_samples_and_seeds_differ(tiny):
     assert one == two and one != other
 
 
-def _frame(rng, n=60):
-    X = pd.DataFrame({"age": rng.integers(18, 90, n), "income": rng.normal(3000, 900, n).round(2),
-                      "colour": pd.Categorical(rng.choice(["red", "green", "dark blue"], n))})
-    y = pd.Series(np.r_[np.ones(12, int), np.zeros(n - 12, int)], name="target")
-    return X, y
-
-
 @pytest.mark.parametrize("serialization", ["sentence", "compact"])
 def test_every_record_of_an_untrained_model_is_well_formed_under_the_grammar(tiny, serialization):
     tok, lm = tiny
-    X, y = _frame(np.random.default_rng(0))
+    X, y = frame(np.random.default_rng(0))
     schema = Schema(X, "target", [0, 1])
     order = order_of(schema, [c.key for c in schema.features], label_first=False)
     grammar = ebnf(schema, {LABEL: 1}, order, serialization=serialization, k=3)
@@ -119,7 +98,7 @@ def test_every_record_of_an_untrained_model_is_well_formed_under_the_grammar(tin
 
 
 def test_constrained_opal_parses_every_record_and_records_how(tiny):
-    X, y = _frame(np.random.default_rng(1))
+    X, y = frame(np.random.default_rng(1))
     m = Opal(model="tiny-test", k=4, window=5, cache=False, random_state=0, max_calls=400, range_margin=50.0,
              temperature=1.0, threads=1)
     X_res, y_res = m.fit_resample(X, y)
@@ -132,7 +111,7 @@ def test_constrained_opal_parses_every_record_and_records_how(tiny):
 
 
 def test_free_text_mode_is_still_the_papers_procedure(tiny):
-    X, y = _frame(np.random.default_rng(2))
+    X, y = frame(np.random.default_rng(2))
     m = Opal(model="tiny-test", k=2, window=3, cache=False, random_state=0, constrained=False, max_calls=3,
              max_new_tokens=20, threads=1)
     with pytest.raises(RuntimeError, match="budget"):  # an untrained model writes no record without a grammar
@@ -144,9 +123,10 @@ def test_free_text_mode_is_still_the_papers_procedure(tiny):
     ({"serialization": "csv"}, "serialization must be one of"),
     ({"serialization": "compact", "finetune": "lora"}, "compact' is for the in-context mode"),
     ({"engine": "vllm"}, "engine must be one of"),
+    ({"engine": "llama.cpp", "finetune": "lora"}, "engine 'llama.cpp' is for the in-context mode"),
     ({"backend": "openai", "constrained": True, "base_url": "http://127.0.0.1:9"}, "constrained decoding needs"),
 ])
 def test_bad_parameters_are_clear_errors(params, message):
-    X, y = _frame(np.random.default_rng(3))
+    X, y = frame(np.random.default_rng(3))
     with pytest.raises(ValueError, match=message):
         Opal(model="tiny-test", cache=False, random_state=0, **params).fit_resample(X, y)

@@ -5,7 +5,7 @@
 - the fp32 matmul peak at the thread count, and the FLOP-bound token rate it implies for the model
   (peak / (2 x parameters));
 - raw generation from real in-context prompts (4 windows, stop tokens ignored, ``--new-tokens`` each) at the batch
-  sizes OPAL uses, per engine (transformers' ``generate`` and the shared-prefix engine), prompt processing and
+  sizes OPAL uses, per engine (transformers' ``generate``, the shared-prefix engine, llama.cpp), prompt processing and
   decoding timed apart, and decoding as a share of the FLOP-bound rate;
 - OPAL itself for each ``--configs`` entry (engine : serialization : constrained|free): records written and
   accepted, tokens per record, valid rows/s over LLM time, and valid rows/s / (raw tokens/s / tokens per record),
@@ -108,13 +108,17 @@ def raw_generation(model: str, prompts: list[list[int]], batch: int, new_tokens:
     from methods.opal.backends import load_causal_lm
     from methods.opal.engine import SharedPrefixEngine
 
-    tok, lm, device = load_causal_lm(model)
     seqs = [prompts[i * len(prompts) // batch] for i in range(batch)]
-    if engine == "shared-prefix":
-        _, _, st = SharedPrefixEngine(lm, tok).generate(seqs, max_new_tokens=new_tokens, temperature=0.6, seed=seed,
-                                                        ignore_eos=True)
+    if engine in ("shared-prefix", "llama.cpp"):
+        if engine == "llama.cpp":
+            eng = _llama_engine(model)
+        else:
+            tok, lm, device = load_causal_lm(model)
+            eng = SharedPrefixEngine(lm, tok)
+        _, _, st = eng.generate(seqs, max_new_tokens=new_tokens, temperature=0.6, seed=seed, ignore_eos=True)
         prefill_tokens, prefill_s, decode_s = st.prefill_tokens, st.prefill_seconds, st.decode_seconds
     else:  # transformers' generate: left-padded batch; prefill = a run of one new token
+        tok, lm, device = load_causal_lm(model)
         width = max(map(len, seqs))
         ids = torch.tensor([[tok.pad_token_id] * (width - len(s)) + s for s in seqs])
         mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in seqs])
@@ -133,6 +137,19 @@ def raw_generation(model: str, prompts: list[list[int]], batch: int, new_tokens:
             "prefill_seconds": prefill_s, "prefill_tokens_per_s": prefill_tokens / prefill_s,
             "new_tokens": tokens, "decode_seconds": decode_s, "decode_tokens_per_s": tokens / decode_s,
             "tokens_per_s": tokens / (prefill_s + decode_s)}
+
+
+_LLAMA: dict = {}
+
+
+def _llama_engine(model: str):
+    """One llama.cpp engine per model for the whole benchmark (loading and contexts are not what is measured)."""
+    from methods.opal.llamacpp import LlamaCppEngine
+    from methods.opal.models import gguf_file
+
+    if model not in _LLAMA:
+        _LLAMA[model] = LlamaCppEngine(gguf_file(model))
+    return _LLAMA[model]
 
 
 def run_opal(X, y, rows: int, description: str = DESCRIPTION, **params) -> dict:
@@ -245,7 +262,7 @@ def main(argv=None) -> None:
     sp = sub.choices["speed"]
     sp.add_argument("--model", default="smollm2-135m")
     sp.add_argument("--device", default="auto")
-    sp.add_argument("--engines", nargs="+", default=["generate", "shared-prefix"])
+    sp.add_argument("--engines", nargs="+", default=["generate", "shared-prefix", "llama.cpp"])
     sp.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32, 64])
     sp.add_argument("--new-tokens", type=int, default=128)
     sp.add_argument("--baseline-rows", type=int, default=20,
@@ -254,7 +271,7 @@ def main(argv=None) -> None:
                     help="largest batch for transformers' generate (it prefills every copy of the prompt: minutes)")
     sp.add_argument("--configs", nargs="+", default=[
         "generate:sentence:free", "shared-prefix:sentence:free", "shared-prefix:sentence:constrained",
-        "shared-prefix:compact:constrained"], help="OPAL runs as engine:serialization:constrained|free")
+        "shared-prefix:compact:constrained", "llama.cpp:sentence:constrained"], help="OPAL runs as engine:serialization:constrained|free")
     cp = sub.choices["compare"]
     cp.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
     cp.add_argument("--modes", nargs="+", default=["none", "lora"])

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from methods.opal.models import resolve_model
+from methods.opal.models import gguf_file, resolve_model
 from methods.opal.prompt import Messages, merge_consecutive
 
 Prompt = Messages | str  # chat messages, or raw text to continue (a fine-tuned model's record prefix)
@@ -93,20 +93,29 @@ class OpenAIBackend:
 _LOADED: dict[tuple, tuple[Any, Any]] = {}  # per process: (path, gguf, device) -> (tokenizer, model)
 
 
+def load_tokenizer(model: str) -> Any:
+    """The model's tokenizer alone (left padding; the end token pads when the model has no pad token)."""
+    from transformers import AutoTokenizer
+
+    path, gguf = resolve_model(model)
+    tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(path)
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
 def load_causal_lm(model: str, device: str = "auto") -> tuple[Any, Any, str]:
     """Load (once per process) a tokenizer and causal LM; return them and the device."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     path, gguf = resolve_model(model)
     key = (path, gguf, device)
     if key not in _LOADED:
-        tok = AutoTokenizer.from_pretrained(path, gguf_file=gguf) if gguf else AutoTokenizer.from_pretrained(path)
-        tok.padding_side = "left"
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
+        tok = load_tokenizer(model)
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         kw = {"gguf_file": gguf} if gguf else {}
         lm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kw).to(device).eval()
@@ -127,8 +136,9 @@ class TransformersBackend:
         folder, a ``.gguf`` file, or a hub id.
     device : str
         ``"auto"`` (GPU when torch sees one), ``"cpu"``, ``"cuda"``...
-    engine : {"shared-prefix", "generate"}
-        How replies are sampled (see :meth:`complete`).
+    engine : {"shared-prefix", "generate", "llama.cpp"}
+        How replies are sampled (see :meth:`complete`); ``"llama.cpp"`` runs the model's GGUF file in
+        llama.cpp (:mod:`methods.opal.llamacpp`, installed by ``make llama``) and loads no torch weights.
     """
 
     name = "transformers"
@@ -137,11 +147,19 @@ class TransformersBackend:
         from methods.opal.engine import supports
 
         self.model_name = model
-        self.tokenizer, self.model, self.device = load_causal_lm(model, device)
         self.finetune_id = ""  # set when fine-tuned weights replace the base model
+        self.last_stats = None
+        if engine == "llama.cpp":  # the GGUF's quantized weights in llama.cpp; the tokenizer from transformers
+            from methods.opal.llamacpp import LlamaCppEngine
+
+            self._llama = LlamaCppEngine(gguf_file(model))
+            self.tokenizer, self.model, self.device, self.engine = load_tokenizer(model), None, "cpu", engine
+            self.vocab_size = self._llama.n_vocab
+            return
+        self.tokenizer, self.model, self.device = load_causal_lm(model, device)
+        self.vocab_size = self.model.config.vocab_size
         # Architectures the shared-prefix attention does not know fall back to transformers' generate.
         self.engine = engine if engine != "shared-prefix" or supports(self.model) else "generate"
-        self.last_stats = None
 
     @property
     def model_id(self) -> str:
@@ -169,19 +187,18 @@ class TransformersBackend:
         """One reply per prompt; ``grammars`` (xgrammar EBNF, one per prompt) constrain what each may write.
 
         ``engine="shared-prefix"`` (default) computes each distinct prompt once and samples all its replies in
-        one lockstep batch (:mod:`methods.opal.engine`); ``"generate"`` is transformers' ``generate``, kept as the
-        reference the speed benchmark compares against.
+        one lockstep batch (:mod:`methods.opal.engine`); ``"llama.cpp"`` does the same on llama.cpp;
+        ``"generate"`` is transformers' ``generate``, kept as the reference the speed benchmark compares against.
         """
         texts = [self.render(p) for p in prompts]
         t0 = time.perf_counter()
-        if self.engine == "shared-prefix":
+        if self.engine in ("shared-prefix", "llama.cpp"):
             from methods.opal.engine import SharedPrefixEngine
 
             ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-            constraints = self._constraints(grammars)
-            new, finished, stats = SharedPrefixEngine(self.model, self.tokenizer).generate(
-                ids, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed,
-                constraints=constraints)
+            engine = self._llama if self.engine == "llama.cpp" else SharedPrefixEngine(self.model, self.tokenizer)
+            new, finished, stats = engine.generate(ids, max_new_tokens=max_new_tokens, temperature=temperature,
+                                                   top_p=top_p, seed=seed, constraints=self._constraints(grammars))
             self.last_stats = stats
             prompt_tokens = [len(i) for i in ids]
         else:
@@ -197,7 +214,7 @@ class TransformersBackend:
             return None
         from methods.opal.grammar import GrammarConstraints
 
-        return GrammarConstraints(self.tokenizer, self.model.config.vocab_size, grammars)
+        return GrammarConstraints(self.tokenizer, self.vocab_size, grammars)
 
     def _generate(self, texts, temperature, top_p, max_new_tokens, seed, grammars):
         import torch
@@ -209,7 +226,7 @@ class TransformersBackend:
         if grammars is not None:
             from methods.opal.grammar import hf_logits_processor
 
-            extra["logits_processor"] = [hf_logits_processor(self.tokenizer, self.model.config.vocab_size, grammars)]
+            extra["logits_processor"] = [hf_logits_processor(self.tokenizer, self.vocab_size, grammars)]
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)  # local to this call: the global RNG state is restored afterwards
             sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if temperature > 0 else \

@@ -171,15 +171,7 @@ class SharedPrefixEngine:
         import torch
 
         stats = Stats(sequences=len(prompts))
-        order = sorted(range(len(prompts)), key=lambda i: (tuple(prompts[i]), i))  # group identical prompts
-        distinct: list[list[int]] = []
-        groups: list[tuple[int, int]] = []
-        for pos, i in enumerate(order):
-            if not distinct or prompts[i] != distinct[-1]:
-                distinct.append(prompts[i])
-                groups.append((pos, pos + 1))
-            else:
-                groups[-1] = (groups[-1][0], pos + 1)
+        order, distinct, groups = group_prompts(prompts)
         stats.distinct_prompts = len(distinct)
         gen = torch.Generator(device=self.device).manual_seed(int(seed))
         saved_attn = self.model.config._attn_implementation
@@ -226,28 +218,8 @@ class SharedPrefixEngine:
         stop_ids = set() if ignore_eos else self.stop_ids
         t0 = time.perf_counter()
         for step in range(max_new_tokens):
-            tm = time.perf_counter()
-            if constraints is not None:
-                constraints.mask(logits, running, [rows[r] for r in running])
-            stats.mask_seconds += time.perf_counter() - tm
-            tokens = _sample(logits, temperature, top_p, gen)
-            tok_list = tokens.tolist()
-            still = []
-            tm = time.perf_counter()
-            for r in running:
-                i, t = rows[r], tok_list[r]
-                out[i].append(t)
-                done = t in stop_ids
-                if constraints is not None and not done:
-                    done = constraints.accept(i, t)
-                if done:
-                    finished[i] = True
-                else:
-                    still.append(r)
-            stats.mask_seconds += time.perf_counter() - tm
-            stats.decode_tokens += len(running)
-            stats.per_step_batch.append(len(running))
-            running = still
+            tokens, running = sample_step(logits, running, rows, temperature, top_p, gen, constraints, stop_ids,
+                                          out, finished, stats)
             if not running or step == max_new_tokens - 1:
                 break
             if len(running) < self.compact_below * len(rows):
@@ -273,6 +245,50 @@ class SharedPrefixEngine:
             stats.decode_steps += 1
         stats.decode_seconds = time.perf_counter() - t0
         return out, finished
+
+
+def group_prompts(prompts: list[list[int]]) -> tuple[list[int], list[list[int]], list[tuple[int, int]]]:
+    """Identical prompts side by side: the batch order (row -> prompt index), the distinct prompts, and the rows
+    ``groups[g] = (a, b)`` sampled from distinct prompt ``g``."""
+    order = sorted(range(len(prompts)), key=lambda i: (tuple(prompts[i]), i))
+    distinct: list[list[int]] = []
+    groups: list[tuple[int, int]] = []
+    for pos, i in enumerate(order):
+        if not distinct or prompts[i] != distinct[-1]:
+            distinct.append(prompts[i])
+            groups.append((pos, pos + 1))
+        else:
+            groups[-1] = (groups[-1][0], pos + 1)
+    return order, distinct, groups
+
+
+def sample_step(logits, running: list[int], rows: list[int], temperature: float, top_p: float, gen,
+                constraints: Constraint | None, stop_ids: set[int], out: list[list[int]], finished: list[bool],
+                stats: Stats):
+    """One lockstep step: mask ``logits`` (one row per batch row), sample a token per row, append it to the
+    running sequences (``rows[r]``: the sequence of batch row ``r``); return the tokens and the rows still running."""
+    tm = time.perf_counter()
+    if constraints is not None:
+        constraints.mask(logits, running, [rows[r] for r in running])
+    stats.mask_seconds += time.perf_counter() - tm
+    tokens = _sample(logits, temperature, top_p, gen)
+    tok_list = tokens.tolist()
+    still = []
+    tm = time.perf_counter()
+    for r in running:
+        i, t = rows[r], tok_list[r]
+        out[i].append(t)
+        done = t in stop_ids
+        if constraints is not None and not done:
+            done = constraints.accept(i, t)
+        if done:
+            finished[i] = True
+        else:
+            still.append(r)
+    stats.mask_seconds += time.perf_counter() - tm
+    stats.decode_tokens += len(running)
+    stats.per_step_batch.append(len(running))
+    return tokens, still
 
 
 def _sample(logits, temperature: float, top_p: float, gen) -> Any:

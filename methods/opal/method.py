@@ -28,7 +28,7 @@ from methods.opal.prompt import (conditioning_order, conditioning_prefix, in_con
 from methods.opal.report import rejections, summary
 
 WINDOW_MODES = ("cell", "balanced")
-ENGINES = ("shared-prefix", "generate")
+ENGINES = ("shared-prefix", "generate", "llama.cpp")
 
 
 class Opal(GenerativeOversampler):
@@ -55,7 +55,7 @@ class Opal(GenerativeOversampler):
         paper's alternating window); the model is asked for records of the grown cell either way.
     temperature, top_p, max_new_tokens : sampling; ``max_new_tokens`` defaults to what K records need.
     batch_size : int, optional
-        Prompts per backend call (default: 4 in-context, 16 fine-tuned, 1 for openai).
+        Sequences per backend call (default: 32 in-context, 64 fine-tuned, 1 for openai).
     permute : bool
         Write the features of each shown or trained record in a random order (as GReaT does).
     constrained : bool, optional
@@ -65,9 +65,11 @@ class Opal(GenerativeOversampler):
     serialization : {"sentence", "compact"}
         ``"sentence"``: the paper's ``feature is value, ...``; ``"compact"``: a header line once, then values
         only (in-context mode; about half the tokens per record).
-    engine : {"shared-prefix", "generate"}
+    engine : {"shared-prefix", "generate", "llama.cpp"}
         transformers backend: sample the replies to one prompt as one batch over a prompt computed once
-        (:mod:`methods.opal.engine`), or transformers' ``generate`` (the reference).
+        (:mod:`methods.opal.engine`), the same on llama.cpp with the GGUF's quantized weights
+        (:mod:`methods.opal.llamacpp`; in-context mode; ``make llama`` builds it), or transformers' ``generate``
+        (the reference).
     samples_per_window : int, optional
         In-context replies drawn per prompt (window); default 8 on the transformers backend, 1 on openai.
     finetune : {"none", "lora", "full"}
@@ -204,6 +206,8 @@ class Opal(GenerativeOversampler):
             (self.serialization == "sentence" or self.finetune == "none",
              "serialization 'compact' is for the in-context mode (fine-tuned records are sentences)"),
             (self.engine in ENGINES, f"engine must be one of {ENGINES}, not {self.engine!r}"),
+            (self.engine != "llama.cpp" or self.finetune == "none",
+             "engine 'llama.cpp' is for the in-context mode (fine-tuning trains the torch weights)"),
             (not (self.constrained and self.backend == "openai"),
              "constrained decoding needs backend='transformers' (set constrained: false for openai)"),
             (self.samples_per_window is None or self.samples_per_window >= 1, "samples_per_window must be >= 1"),

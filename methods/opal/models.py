@@ -51,6 +51,20 @@ def resolve_model(name: str) -> tuple[str, str | None]:
     return name, None  # a hub id
 
 
+def gguf_file(name: str) -> Path:
+    """The GGUF file of a model, for llama.cpp: the packaged file of ``smollm2-135m``, or a ``.gguf`` path."""
+    if name == "smollm2-135m":
+        module, gguf_name, install = PACKAGED[name]
+        spec = importlib.util.find_spec(module)
+        if spec is None:
+            raise ModuleNotFoundError(f"model {name!r} needs the package {module!r}: {install}")
+        return Path(spec.submodule_search_locations[0]) / gguf_name
+    p = Path(name).expanduser()
+    if p.suffix == ".gguf" and p.is_file():
+        return p
+    raise ValueError(f"engine 'llama.cpp' needs a GGUF model: 'smollm2-135m' or a path to a .gguf file, not {name!r}")
+
+
 def packaged_model_dir(name: str) -> Path:
     """Dequantize a packaged GGUF model once per machine and return the folder of its fp32 copy."""
     module, gguf_name, install = PACKAGED[name]
