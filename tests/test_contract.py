@@ -153,6 +153,17 @@ def test_svm_smote_fits_its_svm_on_a_stratified_sample():
     assert svc.n_support_.sum() < 200 and set(y[svc.support_]) == {0, 1}
 
 
+def test_smote_variant_sees_a_stratified_sample_of_a_large_fold():
+    X, y = table(n_major=300, n_minor=60, kinds=("num", "cat"))
+    m = make("sv-prowsyn", max_rows=120, random_state=0)
+    new_X, new_y = m.fit_resample(X, y)
+    assert m.report_["rows_sampled"] == 120  # 20 of the cell, 100 of the rest: the shares of the fold
+    assert (new_y == 1).sum() == (new_y == 0).sum() == 300  # still every row the fold needs
+    whole = make("sv-prowsyn", random_state=0)
+    whole.fit_resample(X, y)
+    assert "rows_sampled" not in whole.report_  # 360 rows: under the default of 10,000, every row is given
+
+
 def test_smote_variant_follows_the_columns():
     for kinds, variant in [(("num",), "SMOTE"), (("num", "cat"), "SMOTENC"), (("cat",), "SMOTEN")]:
         X, y = table(kinds=kinds)
