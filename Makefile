@@ -71,7 +71,7 @@ browser: $(CHROMIUM)
 test: setup browser  ## the fast tests (under 15 minutes)
 	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m "not slow" $(ARGS)
 
-test-slow: setup browser  ## tests marked slow (the Ray cluster test among them; exit 5 = none collected is fine)
+test-slow: setup browser llama  ## tests marked slow (the Ray cluster and llama.cpp tests among them; exit 5 = none collected is fine)
 	BENCH_CHROMIUM=$(CHROMIUM) $(VENV)/bin/pytest -m slow $(ARGS) || [ $$? -eq 5 ]
 
 # A two-node Ray cluster on 127.0.0.1 (its own temp dir and ports; only its own processes are ended after):
