@@ -130,3 +130,15 @@ def test_bad_parameters_are_clear_errors(params, message):
     X, y = frame(np.random.default_rng(3))
     with pytest.raises(ValueError, match=message):
         Opal(model="tiny-test", cache=False, random_state=0, **params).fit_resample(X, y)
+
+
+def test_sampling_follows_the_distribution_and_never_draws_a_masked_token():
+    from methods.opal.engine import _sample
+
+    logits = torch.full((20_000, 1000), float("-inf"))
+    logits[:, [3, 500, 999]] = torch.log(torch.tensor([0.2, 0.3, 0.5]))  # the last entry: the CDF's edge
+    tokens = _sample(logits, 1.0, 1.0, torch.Generator().manual_seed(0))
+    counts = torch.bincount(tokens, minlength=1000)
+    assert counts.sum() == 20_000 and set(torch.nonzero(counts).view(-1).tolist()) == {3, 500, 999}
+    for token, p in ((3, 0.2), (500, 0.3), (999, 0.5)):  # within 5 standard deviations of the binomial
+        assert abs(counts[token].item() - 20_000 * p) < 5 * (20_000 * p * (1 - p)) ** 0.5

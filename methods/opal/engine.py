@@ -303,4 +303,10 @@ def _sample(logits, temperature: float, top_p: float, gen) -> Any:
         drop = sorted_p.cumsum(dim=-1) - sorted_p > top_p
         sorted_p[drop] = 0.0
         probs = torch.zeros_like(probs).scatter_(-1, idx, sorted_p)
-    return torch.multinomial(probs, 1, generator=gen).view(-1)
+    # Inverse-CDF sampling: one uniform draw per row. torch.multinomial draws an exponential per vocabulary entry
+    # (49,152 a row): 92 ms a step at batch 64, 12 % of the decoding time on one core.
+    # u < the row's total (the factor keeps float rounding from reaching it), so the first entry whose cumulative
+    # sum exceeds u has a probability above zero: a masked token is never drawn.
+    cdf = probs.cumsum(dim=-1)
+    u = torch.rand(cdf.shape[0], 1, generator=gen, device=cdf.device, dtype=cdf.dtype) * (1 - 2**-20)
+    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).view(-1)
