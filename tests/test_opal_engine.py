@@ -142,3 +142,21 @@ def test_sampling_follows_the_distribution_and_never_draws_a_masked_token():
     assert counts.sum() == 20_000 and set(torch.nonzero(counts).view(-1).tolist()) == {3, 500, 999}
     for token, p in ((3, 0.2), (500, 0.3), (999, 0.5)):  # within 5 standard deviations of the binomial
         assert abs(counts[token].item() - 20_000 * p) < 5 * (20_000 * p * (1 - p)) ** 0.5
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_the_output_layer_on_allowed_tokens_only_samples_the_same(tiny, temperature):
+    tok, lm = tiny
+    X, y = frame(np.random.default_rng(0))
+    schema = Schema(X, "target", [0, 1])
+    grammar = ebnf(schema, {LABEL: 1}, order_of(schema, [c.key for c in schema.features], label_first=False), k=2)
+    prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in ("Generate new records", "age is")] * 3
+
+    def run(restricted: bool):
+        constraints = GrammarConstraints(tok, lm.config.vocab_size, [grammar] * len(prompts))
+        if not restricted:
+            constraints.allowed = None  # the engine then computes the whole output layer
+        return SharedPrefixEngine(lm, tok).generate(prompts, max_new_tokens=120, temperature=temperature, seed=5,
+                                                    constraints=constraints)[0]
+
+    assert run(True) == run(False)

@@ -102,6 +102,7 @@ class GrammarConstraints:
         self.vocab_size = vocab_size
         self.matchers = [xgr.GrammarMatcher(_compile(tokenizer, vocab_size, g)) for g in grammars]
         self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
+        self._scratch = xgr.allocate_token_bitmask(len(grammars), vocab_size)  # for allowed()
         self.forced_steps = 0  # tokens the grammar left no choice for (counted, they cost a forward anyway)
 
     def mask(self, logits: Any, rows: list[int], seqs: list[int]) -> None:
@@ -109,6 +110,19 @@ class GrammarConstraints:
             self.matchers[s].fill_next_token_bitmask(self.bitmask, r)
         self._xgr.apply_token_bitmask_inplace(logits, self.bitmask[: logits.shape[0]], vocab_size=self.vocab_size,
                                               indices=rows)
+
+    def allowed(self, seqs: list[int]):
+        """The ids of every token that any of ``seqs`` may take next (the union of their masks)."""
+        import torch
+
+        scratch = self._scratch[: len(seqs)]
+        for j, s in enumerate(seqs):
+            self.matchers[s].fill_next_token_bitmask(self._scratch, j)
+        union = scratch[0].clone()
+        for row in scratch[1:]:
+            union |= row
+        bits = (union.unsqueeze(-1) >> torch.arange(32, dtype=union.dtype)) & 1
+        return bits.view(-1)[: self.vocab_size].nonzero().view(-1)
 
     def accept(self, seq: int, token: int) -> bool:
         m = self.matchers[seq]
