@@ -166,7 +166,8 @@ def test_cache_hit_reproduces_rows_without_calling_the_model(tmp_path, monkeypat
 
 
 def test_tiny_model_in_context_really_calls_the_model():
-    """The untrained test model writes noise: every call is counted, nothing passes, the budget stops it."""
+    """The untrained test model writes noise (well-formed under the grammar, but out of range or copies): every
+    call is counted, too few rows pass, the budget stops it."""
     X, y = data()
     m = Opal(model="tiny-test", k=2, window=2, max_calls=2, batch_size=2, threads=1, cache=False,
              measure_quality=False, random_state=0)
@@ -174,7 +175,10 @@ def test_tiny_model_in_context_really_calls_the_model():
         m.fit_resample(X, y)
     r = m.report_
     assert r["calls"] == 2 and r["prompt_tokens"] > 200 and r["completion_tokens"] > 0
-    assert r["rows_accepted"] == 0 and r["model"] == "tiny-test"
+    needed = int((y == 0).sum() - (y == 1).sum())
+    assert r["rows_accepted"] < needed and r["model"] == "tiny-test"
+    assert r["rows_generated"] == 2 * 2  # k records in each of the two calls, all parsed
+    assert {k for k in r if k.startswith("rejected.")} <= {"rejected.out_of_range", "rejected.copy"}  # the grammar
 
 
 def test_tiny_model_fine_tuned_makes_valid_rows_with_quality():
