@@ -236,6 +236,22 @@ def smallest_cell_check(strata: pd.Series, needed: Mapping[int, int], k_neighbor
         )
 
 
+def stratified_rows(labels: np.ndarray, max_rows: int | None, seed: int | None, name: str = "max_rows",
+                    classes=None):
+    """Sorted indices of a sample of at most ``max_rows`` rows keeping each label's share (at least one row of
+    each; labels drawn in the order of ``classes``, default sorted), for methods whose cost grows too fast with
+    the rows; ``None`` when every row fits (or ``max_rows`` is ``None``)."""
+    if max_rows is not None and max_rows < 10:
+        raise ValueError(f"{name} must be at least 10 or None, not {max_rows!r}")
+    labels = np.asarray(labels)
+    if max_rows is None or len(labels) <= max_rows:
+        return None
+    rng, share = np.random.default_rng(seed), max_rows / len(labels)
+    return np.sort(np.concatenate([rng.choice(idx, max(1, round(len(idx) * share)), replace=False)
+                                   for idx in (np.flatnonzero(labels == c)
+                                               for c in (np.unique(labels) if classes is None else classes))]))
+
+
 def _like(new: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
     """Give generated rows exactly the dtypes of X (categories included)."""
     out = {}

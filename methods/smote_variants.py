@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from bench.oversampler import Oversampler
+from bench.oversampler import Oversampler, stratified_rows
 from bench.tabular import OneHotCodec
 from methods.smote_variants_names import CLASSES, VERSION, name_of
 
@@ -88,8 +88,7 @@ class SmoteVariant(Oversampler):
         self.report_.update(originals_changed=0, non_finite_dropped=0)
         self.library_log_: list[str] = []  # what the library said (its warnings and log lines), for errors
         rows, codes = [], []
-        if self.max_rows is not None and self.max_rows < 10:
-            raise ValueError(f"max_rows must be at least 10 or None, not {self.max_rows!r}")
+        stratified_rows([], self.max_rows, None)  # a bad value fails before any work
         for s, n in needed.items():
             Z, target = self._rows_for(Z_all, (strata.to_numpy() == s).astype(int), s)
             n_min, n_rest = int(target.sum()), int(len(target) - target.sum())
@@ -135,12 +134,9 @@ class SmoteVariant(Oversampler):
 
     def _rows_for(self, Z: np.ndarray, target: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
         """The rows given to the library for cell ``s``: all, or a stratified sample of ``max_rows``."""
-        if self.max_rows is None or len(target) <= self.max_rows:
+        keep = stratified_rows(target, self.max_rows, self.seed(2000 + s), classes=(1, 0))
+        if keep is None:
             return Z, target
-        rng = np.random.default_rng(self.seed(2000 + s))
-        share = self.max_rows / len(target)
-        keep = np.sort(np.concatenate([rng.choice(idx, max(1, round(len(idx) * share)), replace=False)
-                                       for idx in (np.flatnonzero(target == 1), np.flatnonzero(target == 0))]))
         self.report_["rows_sampled"] = len(keep)
         return np.ascontiguousarray(Z[keep]), target[keep]
 

@@ -4,7 +4,7 @@ import numpy as np
 from imblearn.over_sampling import SVMSMOTE
 from sklearn.svm import SVC
 
-from bench.oversampler import Oversampler, resample_with, smallest_cell_check
+from bench.oversampler import Oversampler, resample_with, smallest_cell_check, stratified_rows
 
 
 class SvmSmote(Oversampler):
@@ -30,8 +30,7 @@ class SvmSmote(Oversampler):
 
     def _generate(self, X, strata, needed):
         smallest_cell_check(strata, needed, self.k_neighbors, "SVM-SMOTE")
-        if self.svm_max_rows is not None and self.svm_max_rows < 10:
-            raise ValueError(f"svm_max_rows must be at least 10 or None, not {self.svm_max_rows!r}")
+        stratified_rows([], self.svm_max_rows, None, "svm_max_rows")  # a bad value fails before any work
         sampler = SVMSMOTE(k_neighbors=self.k_neighbors, m_neighbors=self.m_neighbors, out_step=self.out_step,
                            svm_estimator=SampledSVC(max_rows=self.svm_max_rows, random_state=self.seed()),
                            random_state=self.seed())
@@ -48,12 +47,9 @@ class SampledSVC(SVC):
 
     def fit(self, X, y, sample_weight=None):
         y = np.asarray(y)
-        if self.max_rows is None or len(y) <= self.max_rows:
+        rows = stratified_rows(y, self.max_rows, self.random_state, "svm_max_rows")
+        if rows is None:
             return super().fit(X, y, sample_weight)
-        rng = np.random.default_rng(self.random_state)
-        share = self.max_rows / len(y)
-        rows = np.sort(np.concatenate([rng.choice(idx, max(1, round(len(idx) * share)), replace=False)
-                                       for idx in (np.flatnonzero(y == c) for c in np.unique(y))]))
         super().fit(X[rows], y[rows])
         self.support_ = rows[self.support_]  # rows of the data given, not of the sample
         return self

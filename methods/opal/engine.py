@@ -256,7 +256,8 @@ class SharedPrefixEngine:
         running sequence, so sampling is unchanged."""
         import torch
 
-        ids = _allowed_union(constraints, seqs)
+        allowed = getattr(constraints, "allowed", None)
+        ids = None if allowed is None else allowed(seqs)
         kw = dict(input_ids=tokens, position_ids=positions, past_key_values=state, use_cache=True)
         if ids is None:
             return self.model(**kw).logits[:, -1].float()
@@ -265,11 +266,6 @@ class SharedPrefixEngine:
         logits = torch.zeros(hidden.shape[0], weight.shape[0], dtype=torch.float32, device=hidden.device)
         logits[:, ids] = (hidden @ weight[ids].T).float()
         return logits
-
-
-def _allowed_union(constraints: Constraint | None, seqs: list[int]):
-    allowed = getattr(constraints, "allowed", None)
-    return None if allowed is None else allowed(seqs)
 
 
 def group_prompts(prompts: list[list[int]]) -> tuple[list[int], list[list[int]], list[tuple[int, int]]]:
