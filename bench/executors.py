@@ -181,7 +181,7 @@ def _ray_execute(spec: CellSpec, timeout: float | None, memory_gb: float | None,
     waited = time.monotonic() + 600
     while not (future.running() or future.done()) and time.monotonic() < waited:
         time.sleep(0.05)
-    ray.get(clock.start.remote(spec.key))  # delivered before the cell can stop this worker (a wedged cell)
+    ray.get(clock.start.remote(spec.key))  # on record before this worker blocks on the cell, which may stop it
     try:
         return _collect(future, timeout)
     except ExecutorError:
