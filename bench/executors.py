@@ -174,14 +174,16 @@ def _ray_execute(spec: CellSpec, timeout: float | None, memory_gb: float | None,
         if _child is not None:
             _child[1].stop()
         _child = (wanted, _pool(1, memory_gb))
+    # Starting (or replacing) the child takes seconds that are not the cell's, so the child first answers a
+    # no-op; then the start goes on record with the driver's clock, and only then does the child take the cell:
+    # a cell that stops this worker at once cannot leave the backstop without a start time. Never wait
+    # unboundedly, so a child stuck starting still meets the driver's backstop.
+    try:
+        _child[1].schedule(os.getpid).result(timeout=600)
+    except Exception:  # noqa: BLE001 - the cell's own run below reports what is wrong with the child
+        pass
+    ray.get(clock.start.remote(spec.key))
     future = _child[1].schedule(execute, args=(spec,), timeout=timeout)
-    # Starting (or replacing) the child takes seconds that are not the cell's: the cell starts when the child
-    # takes it, as pebble's own limit counts. Never wait unboundedly, so a child stuck starting still meets the
-    # driver's backstop.
-    waited = time.monotonic() + 600
-    while not (future.running() or future.done()) and time.monotonic() < waited:
-        time.sleep(0.05)
-    ray.get(clock.start.remote(spec.key))  # on record before this worker blocks on the cell, which may stop it
     try:
         return _collect(future, timeout)
     except ExecutorError:

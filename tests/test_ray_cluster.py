@@ -164,7 +164,7 @@ def test_cluster_sweep_records_every_cell_like_the_process_pool(cluster, toy_sui
         status: dict[str, set] = {}
         for method, st, _, _, _ in rows.values():
             status.setdefault(method, set()).add(st)
-        why = {m: f for m, _, f, _, _ in rows.values() if m in failing}  # shown when the next line fails
+        why = "\n".join(f"{m}: {st}: {f}" for m, st, f, _, _ in rows.values() if m in failing)  # shown in full
         assert {m: s for m, s in status.items() if m in failing} == {m: {s} for m, s in failing.items()}, why
         assert {m: s for m, s in status.items() if m not in failing} == {m: {"ok"} for m in status if m not in failing}
         # a timeout records its limit, counted from the cell's start
