@@ -189,3 +189,28 @@ def test_tiny_model_fine_tuned_makes_valid_rows_with_quality():
     assert (y_res == 1).sum() == 30 and r["mode"] == "fine-tuned" and r["finetune_seconds"] > 0
     assert r["rows_accepted"] >= 20 and r["acceptance_rate"] > 0.5
     assert 0 < r["fidelity"] <= 1 and r["model"].startswith("tiny-test+ft:")
+
+
+def test_local_defaults_send_one_wide_call_of_short_replies(scripted):
+    """On a local model OPAL asks each reply for k = 2 records, sends every reply a cell needs in one call
+    (up to 128), and draws up to 32 replies from each window (a prompt computed once)."""
+    X, y = data()  # 8 minority rows to make: ceil(8 x 1.1 / 2) = 5 replies
+    texts = [f"age is {30 + i}, bmi is 25.5, smoker is no, sex is f, sick is 1.\n"
+             f"age is {50 + i}, bmi is 30.5, smoker is yes, sex is m, sick is 1." for i in range(5)]
+    backend = scripted(texts)
+    m = Opal(measure_quality=False, cache=False, random_state=0)
+    X_res, y_res = m.fit_resample(X, y)
+    assert (y_res == 1).sum() == 4 + 8 and m.report_["calls"] == 5 and len(backend.prompts) == 5
+    assert len({str(p) for p in backend.prompts}) == 1  # one window, shared
+    assert "write 2 new records" in str(backend.prompts[0])
+    assert all("root ::= record nl record" in g for g in backend.grammars)  # two records, then stop
+
+
+def test_local_default_budget_allows_eight_times_the_records(scripted):
+    X, y = data()
+    scripted(["no records today"] * 100)
+    with pytest.raises(RuntimeError, match=r"budget max_calls=42 spent .* 8 of 8 rows"):  # ceil(8 x 8 / 2) + 10
+        Opal(measure_quality=False, cache=False, random_state=0).fit_resample(X, y)
+    scripted(["no records today"] * 100)
+    with pytest.raises(RuntimeError, match=r"budget max_calls=42 spent"):  # openai: ceil(4 x 8 / 1) + 10
+        Opal(backend="openai", k=1, measure_quality=False, cache=False, random_state=0).fit_resample(X, y)

@@ -252,10 +252,11 @@ def main(argv=None) -> None:
     for name in ("speed", "compare"):
         s = sub.add_parser(name)
         s.add_argument("--threads", type=int, default=2)
-        s.add_argument("--rows", type=int, default=320 if name == "speed" else 20,
-                       help="minority rows to generate (0: all the fold needs); 320 fills OPAL's batch of 32")
+        s.add_argument("--rows", type=int, default=232 if name == "speed" else 20,
+                       help="minority rows to generate (0: all the fold needs); 232 is one full call of OPAL's "
+                            "default in-context batch (128 sequences of k = 2 records, 10 %% more than asked)")
         s.add_argument("--dataset", default="", help="a dataset of datasets/imbalanced.yaml (default: paper diabetes)")
-        s.add_argument("--k", type=int, default=10)
+        s.add_argument("--k", type=int, default=None, help="records per in-context reply (default: OPAL's)")
         s.add_argument("--window", type=int, default=10)
         s.add_argument("--max-calls", type=int, default=30)
         s.add_argument("--out", default=str(REPO / "results" / "benchmarks"))
@@ -263,7 +264,7 @@ def main(argv=None) -> None:
     sp.add_argument("--model", default="smollm2-135m")
     sp.add_argument("--device", default="auto")
     sp.add_argument("--engines", nargs="+", default=["generate", "shared-prefix", "llama.cpp"])
-    sp.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32, 64])
+    sp.add_argument("--batches", nargs="+", type=int, default=[1, 8, 32, 64, 128])
     sp.add_argument("--new-tokens", type=int, default=128)
     sp.add_argument("--baseline-rows", type=int, default=20,
                     help="rows asked of OPAL on transformers' generate (about 0.04 valid rows/s on this CPU)")

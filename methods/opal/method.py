@@ -20,15 +20,13 @@ import pandas as pd
 from bench.generative import GenerativeOversampler
 from methods.opal.backends import Reply, make_backend
 from methods.opal.cache import ReplyCache
-from methods.opal.finetune import MODES, finetune, fingerprint, settings_for
-from methods.opal.grammar import SERIALIZATIONS, ebnf, order_of
+from methods.opal import params
+from methods.opal.finetune import finetune, fingerprint, settings_for
+from methods.opal.grammar import ebnf, order_of
 from methods.opal.parse import GROUP, LABEL, Schema
 from methods.opal.prompt import (conditioning_order, conditioning_prefix, in_context_messages, plain_name,
                                  window_rows)
 from methods.opal.report import rejections, summary
-
-WINDOW_MODES = ("cell", "balanced")
-ENGINES = ("shared-prefix", "generate", "llama.cpp")
 
 
 class Opal(GenerativeOversampler):
@@ -48,14 +46,15 @@ class Opal(GenerativeOversampler):
         through ``bind``); else the column names are used.
     feature_descriptions : dict, optional
         Column name -> plain words, shown in the prompt.
-    k : int
-        Records asked for in each in-context call.
+    k : int, optional
+        Records asked of each in-context reply (default: 2 on a local model, many short sequences decoded
+        together; 10 on openai, as in the paper; see :mod:`methods.opal.params`).
     window, window_mode : int, {"cell", "balanced"}
         Real records shown per call: all from the grown cell, or the same number from every cell (the
         paper's alternating window); the model is asked for records of the grown cell either way.
     temperature, top_p, max_new_tokens : sampling; ``max_new_tokens`` defaults to what K records need.
     batch_size : int, optional
-        Sequences per backend call (default: 32 in-context, 64 fine-tuned, 1 for openai).
+        Sequences per backend call (default: 128 in-context, 64 fine-tuned, 1 for openai).
     permute : bool
         Write the features of each shown or trained record in a random order (as GReaT does).
     constrained : bool, optional
@@ -71,7 +70,7 @@ class Opal(GenerativeOversampler):
         (:mod:`methods.opal.llamacpp`; in-context mode; ``make llama`` builds it), or transformers' ``generate``
         (the reference).
     samples_per_window : int, optional
-        In-context replies drawn per prompt (window); default 8 on the transformers backend, 1 on openai.
+        In-context replies drawn per prompt (window); default 32 on the transformers backend, 1 on openai.
     finetune : {"none", "lora", "full"}
         Fine-tune the model on the training fold's records before sampling (transformers backend only).
     finetune_epochs, finetune_lr, finetune_batch_size, lora_r : fine-tuning settings.
@@ -81,8 +80,8 @@ class Opal(GenerativeOversampler):
         Drop generated rows equal to a real training row (they are counted either way).
     max_calls, max_tokens, max_seconds : budget per grown cell (prompts sent, prompt + completion tokens,
         LLM seconds as spent when the reply was made, cached or not); ``None`` means no limit of that kind,
-        except for ``max_calls``, whose default asks for 4 times the records the cell needs (a 25 % acceptance
-        floor) plus 10 prompts.
+        except for ``max_calls``, whose default asks for 8 times the records the cell needs on a local model
+        (a 12.5 % acceptance floor), 4 times on openai, plus 10 prompts (:func:`methods.opal.params.max_calls`).
         A cell whose budget runs out before it has its rows fails with a RuntimeError that says so (the base
         guarantees exactly the rows asked for, or a clear error); the runner records it as the cell's error.
     cache, cache_dir : bool, str
@@ -102,7 +101,7 @@ class Opal(GenerativeOversampler):
 
     def __init__(self, *, backend: str = "transformers", model: str = "smollm2-135m", base_url: str | None = None,
                  api_key_env: str = "OPENAI_API_KEY", description: str = "",
-                 feature_descriptions: dict[str, str] | None = None, k: int = 10, window: int = 10,
+                 feature_descriptions: dict[str, str] | None = None, k: int | None = None, window: int = 10,
                  window_mode: str = "cell", temperature: float = 0.6, top_p: float = 1.0,
                  max_new_tokens: int | None = None, batch_size: int | None = None, permute: bool = False,
                  constrained: bool | None = None, serialization: str = "sentence", engine: str = "shared-prefix",
@@ -141,7 +140,7 @@ class Opal(GenerativeOversampler):
         return cells, strata
 
     def _generate(self, X, strata, needed):
-        self._check_params()
+        params.check(self)
         X, strata = X.reset_index(drop=True), strata.reset_index(drop=True)
         self._strata_all = strata.to_numpy()
         self._prepare(X)
@@ -194,28 +193,6 @@ class Opal(GenerativeOversampler):
         return pd.DataFrame([{k: r[k] for k in keys} for r in rows], columns=keys)
 
     # -- setup --------------------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        checks = [
-            (self.backend in ("transformers", "openai"), f"backend must be 'transformers' or 'openai', not {self.backend!r}"),
-            (self.window_mode in WINDOW_MODES, f"window_mode must be one of {WINDOW_MODES}, not {self.window_mode!r}"),
-            (self.finetune in MODES, f"finetune must be one of {MODES}, not {self.finetune!r}"),
-            (self.finetune == "none" or self.backend == "transformers", "finetune needs backend='transformers'"),
-            (self.k >= 1 and self.window >= 1, "k and window must be at least 1"),
-            (self.serialization in SERIALIZATIONS,
-             f"serialization must be one of {SERIALIZATIONS}, not {self.serialization!r}"),
-            (self.serialization == "sentence" or self.finetune == "none",
-             "serialization 'compact' is for the in-context mode (fine-tuned records are sentences)"),
-            (self.engine in ENGINES, f"engine must be one of {ENGINES}, not {self.engine!r}"),
-            (self.engine != "llama.cpp" or self.finetune == "none",
-             "engine 'llama.cpp' is for the in-context mode (fine-tuning trains the torch weights)"),
-            (not (self.constrained and self.backend == "openai"),
-             "constrained decoding needs backend='transformers' (set constrained: false for openai)"),
-            (self.samples_per_window is None or self.samples_per_window >= 1, "samples_per_window must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(f"opal: {message}")
-
     def _prepare(self, X: pd.DataFrame) -> None:
         """The schema of the records and every real record (features, group, label) of the training fold."""
         cells, grouped = self._cell_table, self.group_column is not None
@@ -255,7 +232,7 @@ class Opal(GenerativeOversampler):
         per_record = max(self._llm.count_tokens(write(r) + "\n") for r in sample)
         if self.finetune != "none":
             return int(1.5 * per_record) + 8
-        return int(1.3 * self.k * per_record) + 16
+        return int(1.3 * params.records_per_call(self) * per_record) + 16
 
     # -- generation ---------------------------------------------------------------------------------------
     def _target(self, cell: int) -> dict[str, Any]:
@@ -271,8 +248,7 @@ class Opal(GenerativeOversampler):
         rng = self._rngs.setdefault(cell, np.random.default_rng(self.seed(7919 * (cell + 1))))
         spent = self._spent.setdefault(cell, Counter())
         if "max_calls" not in spent:
-            per_prompt = 1 if self.finetune != "none" else self.k
-            spent["max_calls"] = self.max_calls if self.max_calls is not None else math.ceil(4 * n / per_prompt) + 10
+            spent["max_calls"] = params.max_calls(self, n)
         accepted: list[dict[str, Any]] = []
         while len(accepted) < n:
             stop = self._over_budget(spent)
@@ -324,19 +300,18 @@ class Opal(GenerativeOversampler):
         return ""
 
     def _batch(self, remaining: int, spent: dict[str, float]) -> int:
-        local = self.backend == "transformers"
         if self.finetune != "none":
-            b, want = self.batch_size or (64 if local else 16), math.ceil(remaining * 1.25)
+            want = math.ceil(remaining * 1.25)
         else:  # a few more records than needed: some are rejected (range, copies)
-            b, want = self.batch_size or (32 if local else 1), math.ceil(remaining * 1.1 / self.k)
-        b = min(b, int(spent["max_calls"] - spent["calls"]))
+            want = math.ceil(remaining * 1.1 / params.records_per_call(self))
+        b = min(params.sequences_per_call(self), int(spent["max_calls"] - spent["calls"]))
         return max(1, min(b, want))
 
     def _prompts(self, cell: int, target: dict[str, Any], rng: np.random.Generator, n: int) -> list:
         """``n`` prompts: each window drawn once and asked ``samples_per_window`` times (a shared prefix)."""
         if self.finetune != "none":
             return [self._prompt(cell, target, rng)] * n
-        per = self.samples_per_window or (1 if self.backend == "openai" else 8)
+        per = params.replies_per_window(self)
         out: list = []
         while len(out) < n:
             out += [self._prompt(cell, target, rng)] * min(per, n - len(out))
@@ -349,7 +324,7 @@ class Opal(GenerativeOversampler):
                 self._grammars[cell] = ebnf(self._schema, {}, feats, k=1, lead=" ")
             else:
                 self._grammars[cell] = ebnf(self._schema, target, self._order(), serialization=self.serialization,
-                                            k=self.k)
+                                            k=params.records_per_call(self))
         return self._grammars[cell]
 
     def _prompt(self, cell: int, target: dict[str, Any], rng: np.random.Generator):
@@ -360,10 +335,10 @@ class Opal(GenerativeOversampler):
         description = self.description or getattr(self, "_bound_description", "")
         if self.serialization == "compact":  # one header, the columns in a fixed order
             window = [self._schema.serialize_compact(self._records[i], self._order()) for i in picks]
-            return in_context_messages(self._schema, window, self.k, target, description, self.feature_descriptions,
+            return in_context_messages(self._schema, window, params.records_per_call(self), target, description, self.feature_descriptions,
                                        header=self._schema.header(self._order()))
         window = [self._schema.serialize(self._records[i], self._feature_order(rng) + tail) for i in picks]
-        return in_context_messages(self._schema, window, self.k, target, description, self.feature_descriptions)
+        return in_context_messages(self._schema, window, params.records_per_call(self), target, description, self.feature_descriptions)
 
     def _call(self, prompts: list, seed: int, grammars: list[str] | None = None) -> list[Reply]:
         request = {"backend": self._llm.name, "model": self._llm.model_id, "prompts": prompts,
