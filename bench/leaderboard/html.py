@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from bench.leaderboard import tables, verdict
+from bench.leaderboard import headtohead, tables, verdict
 from bench.leaderboard.report import Leaderboard, headline_table, method_lines, provenance, slug, status_line
 from bench.metrics import METRICS
 
@@ -149,6 +149,10 @@ def page(lb: Leaderboard) -> str:
         *([f'<section id="verdict"><h2>Verdict</h2><p>{_inline(verdict.summary(lb.verdicts))}</p><ul>'
            + "".join(f"<li>{_inline(verdict.sentence(v))}</li>" for v in lb.verdicts) + "</ul></section>"]
           if lb.verdicts else []),
+        *([f'<section id="head-to-head"><h2>Head to head: language-model methods</h2><ul>'
+           + "".join(f"<li>{_inline(line[2:])}</li>" for line in headtohead.markdown_lines(lb.duels)
+                     if line.startswith("- "))
+           + "</ul>" + table(headtohead.table(lb.duels), "head-to-head") + "</section>"] if lb.duels else []),
         "<section id=\"how\"><h2>How to read it</h2><ul>"
         + "".join(f"<li>{_inline(line[2:])}</li>" for line in method_lines(lb)) + "</ul></section>",
         *[_section(lb, s) for s in lb.sections],

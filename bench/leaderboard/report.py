@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 import bench
-from bench.leaderboard import stats, tables, verdict
+from bench.leaderboard import headtohead, stats, tables, verdict
 from bench.metrics import METRICS
 
 HEADLINE = [m for m, spec in METRICS.items() if spec.headline]
@@ -65,6 +65,7 @@ class Leaderboard:
     written: str = field(default_factory=lambda: date.today().isoformat())
     drawn: bool = False  # figures were drawn (not --no-plots)
     verdicts: list[verdict.MetricVerdict] = field(default_factory=list)  # per (classifier, headline metric)
+    duels: list[headtohead.Duel] = field(default_factory=list)  # LLM methods against smote and none
 
     def keys(self, classifier: str) -> pd.Series:
         """(dataset, method) -> the key prefixes of its cells, for tooltips that trace a mean to its cells."""
@@ -113,7 +114,7 @@ def build(cells: pd.DataFrame, suite: str, posthoc: str = "nemenyi") -> Leaderbo
         sections.append(Section(clf, methods, results, cost))
     baselines = [b for b in BASELINES if b in set(cells["method"])]
     return Leaderboard(suite, raw, cells, summary, sections, baselines, posthoc,
-                       verdicts=verdict.verdicts(sections, cells))
+                       verdicts=verdict.verdicts(sections, cells), duels=headtohead.duels(sections, cells))
 
 
 def draw(lb: Leaderboard, out_dir: Path) -> None:
@@ -225,7 +226,8 @@ def markdown(lb: Leaderboard) -> str:
     lines = [f"# Leaderboard: {lb.suite}", "", provenance(lb), "", f"**{status_line(lb.cells)}**", "",
              ("[Interactive page (sortable tables)](index.html) · exports: [results.csv](results.csv), "
              "[results.json](results.json), [aggregates.csv](aggregates.csv), [stats.json](stats.json)"), "",
-             *verdict.markdown_lines(lb.verdicts), "## How to read it", "", *method_lines(lb)]
+             *verdict.markdown_lines(lb.verdicts), *headtohead.markdown_lines(lb.duels), "## How to read it", "",
+             *method_lines(lb)]
     for s in lb.sections:
         lines += ["", f"## Classifier: {s.classifier}", ""]
         if s.results:
@@ -267,7 +269,7 @@ def export(lb: Leaderboard, out_dir: Path) -> None:
     doc = {"suite": lb.suite, "version": bench.__version__, "written": lb.written, "posthoc": lb.posthoc,
            "tie_tolerance": stats.TIE_TOL, "min_coverage": stats.MIN_COVERAGE,
            "results": [stats.as_json(r) for s in lb.sections for r in s.results.values()],
-           "verdict": [v.as_json() for v in lb.verdicts]}
+           "verdict": [v.as_json() for v in lb.verdicts], "head_to_head": [d.as_json() for d in lb.duels]}
     (out_dir / "stats.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from bench.leaderboard.stats import TIE_TOL, MetricResult
 from bench.metrics import METRICS
 
-LEFT = {"method", "dataset", "classifier", "status", "a key", "first failure"}  # left-aligned columns
+LEFT = {"method", "dataset", "classifier", "status", "a key", "first failure", "vs", "metric", "verdict"}  # left-aligned columns
 
 
 @dataclass

@@ -108,7 +108,7 @@ def judge(r: MetricResult, role: dict[str, str]) -> MetricVerdict:
         v.note = f"comparing oversamplers with the references needs 2 or more ranked datasets; have {v.datasets}"
     else:
         score = r.score().loc[r.ranked_datasets]
-        v.comparisons = [Comparison(o, ref, v.datasets, one_sided_wilcoxon(score[o] - score[ref]))
+        v.comparisons = [Comparison(o, ref, v.datasets, wilcoxon_p(score[o] - score[ref]))
                          for o in oversamplers for ref in v.references]
         for c, q in zip(v.comparisons, holm([c.p for c in v.comparisons])):
             c.p_holm = q
@@ -117,8 +117,9 @@ def judge(r: MetricResult, role: dict[str, str]) -> MetricVerdict:
     return v
 
 
-def one_sided_wilcoxon(diff: pd.Series) -> float:
-    """p-value of the Wilcoxon signed-rank test that ``diff`` (larger = the oversampler is better) is above 0."""
+def wilcoxon_p(diff: pd.Series, alternative: str = "greater") -> float:
+    """p-value of the Wilcoxon signed-rank test that ``diff`` (larger = the first method is better) is above 0
+    (``alternative="two-sided"``: differs from 0)."""
     from scipy.stats import wilcoxon
 
     d = diff.to_numpy(dtype=float)
@@ -128,7 +129,7 @@ def one_sided_wilcoxon(diff: pd.Series) -> float:
         # few datasets or zero differences make scipy switch to the normal approximation, and say so
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
-        return float(wilcoxon(d, zero_method="zsplit", alternative="greater").pvalue)
+        return float(wilcoxon(d, zero_method="zsplit", alternative=alternative).pvalue)
 
 
 def holm(pvalues: list[float]) -> list[float]:

@@ -1,0 +1,154 @@
+"""Head to head: each language-model method against SMOTE and against no oversampling.
+
+The question this project exists for, "do an LLM's rows beat SMOTE on my kind of data, and at what cost?",
+gets its own paired test beside the ranking. For every method of the ``llm`` family (``bench list methods``),
+per classifier and per metric of ``METRICS``: a two-sided Wilcoxon signed-rank test over the datasets where
+both methods are complete (each dataset's mean over its folds and seeds; zero differences split), with the
+mean difference, wins / ties / losses, and the cost of each method (median seconds to resample a fold).
+
+The p-values are not corrected for multiplicity: each answers one named question, and the table says how many
+were asked. With n datasets the smallest two-sided p-value of the exact test is 2 / 2^n (0.0078 for 8), so
+fewer than 6 datasets can never reach 0.05, and the sentence says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bench.leaderboard.tables import Cell, Table
+
+METRICS = ("minority_recall", "balanced_accuracy", "auprc")
+OPPONENTS = ("smote", "none")  # entry labels, when the suite has them
+ALPHA = 0.05
+
+
+@dataclass
+class Duel:
+    """One LLM method against one opponent, on one (classifier, metric), over the datasets both completed."""
+
+    classifier: str
+    method: str
+    opponent: str
+    metric: str
+    datasets: int
+    wins: int
+    ties: int
+    losses: int
+    mean_diff: float  # method minus opponent, signed so that > 0 is better
+    p: float  # two-sided Wilcoxon signed-rank; NaN under 2 datasets
+    seconds: float = float("nan")  # median seconds to resample a fold, the method
+    opponent_seconds: float = float("nan")
+
+    @property
+    def verdict(self) -> str:
+        if not self.p < ALPHA:
+            return "no difference shown"
+        return "better" if self.mean_diff > 0 else "worse"
+
+    def as_json(self) -> dict:
+        return {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in vars(self).items()} | {
+            "verdict": self.verdict}
+
+
+def llm_methods(cells: pd.DataFrame) -> list[str]:
+    """Entry labels whose registry name belongs to the ``llm`` family."""
+    from bench import registry
+
+    family = registry.families()
+    names = cells.drop_duplicates("method").set_index("method")["method_name"]
+    return sorted(label for label, name in names.items() if family.get(name) == "llm")
+
+
+def two_sided_wilcoxon(diff: pd.Series) -> float:
+    from bench.leaderboard.verdict import wilcoxon_p
+
+    return wilcoxon_p(diff, alternative="two-sided")
+
+
+def duels(sections, cells: pd.DataFrame) -> list[Duel]:
+    """Every (classifier, LLM method, opponent, metric) of a leaderboard's sections."""
+    out = []
+    llms = llm_methods(cells)
+    for s in sections:
+        for method in llms:
+            for opponent in (o for o in OPPONENTS if o in s.methods and o != method):
+                for metric in (m for m in METRICS if m in s.results):
+                    r = s.results[metric]
+                    if method not in r.mean.columns:
+                        continue
+                    score = r.score()
+                    diff = (score[method] - score[opponent]).dropna()
+                    wtl = r.wins_ties_losses(method, opponent) or (0, 0, 0)
+                    out.append(Duel(s.classifier, method, opponent, metric, len(diff), *wtl,
+                                    float(diff.mean()) if len(diff) else float("nan"),
+                                    two_sided_wilcoxon(diff) if len(diff) >= 2 else float("nan"),
+                                    _seconds(s.cost, method), _seconds(s.cost, opponent)))
+    return out
+
+
+def _seconds(cost: pd.DataFrame, method: str) -> float:
+    return float(cost.at[method, "seconds"]) if "seconds" in cost.columns and method in cost.index else float("nan")
+
+
+def _p(x: float) -> str:
+    return "-" if np.isnan(x) else f"{x:.2g}" if x < 0.001 else f"{x:.3f}"
+
+
+def sentence(ds: list[Duel], method: str, opponent: str = "smote") -> str:
+    """The plain answer to "does METHOD beat OPPONENT here?" over every classifier and metric."""
+    mine = [d for d in ds if d.method == method and d.opponent == opponent]
+    if not mine:
+        return f"`{method}` was not compared with `{opponent}` here (not both complete on a dataset)."
+    better = [d for d in mine if d.verdict == "better"]
+    worse = [d for d in mine if d.verdict == "worse"]
+    n = max(d.datasets for d in mine)
+    pairs = len(mine)
+
+    def which(group: list[Duel]) -> str:
+        return "; ".join(f"{d.classifier} · {d.metric}, {d.mean_diff:+.3f}, p = {_p(d.p)}" for d in group)
+
+    answer = ("Mixed" if better and worse else "Yes" if better else "No, it is worse" if worse
+              else "Not shown")
+    text = (f"**Does `{method}` beat `{opponent}` here?** {answer}: over {n} datasets it is significantly better "
+            f"on {len(better)} of {pairs} (classifier, metric) pairs")
+    text += f" ({which(better)})" if better else ""
+    text += f" and significantly worse on {len(worse)}" + (f" ({which(worse)})" if worse else "")
+    text += " (two-sided Wilcoxon signed-rank over datasets, α = 0.05, uncorrected)"
+    if n < 6:
+        text += f"; with {n} datasets no such test can reach α = 0.05"
+    cost = [d for d in mine if not np.isnan(d.seconds)]
+    if cost:
+        text += (f". It costs {cost[0].seconds:.1f} s to resample a fold (median), `{opponent}` "
+                 f"{cost[0].opponent_seconds:.2f} s")
+    return text + "."
+
+
+def table(ds: list[Duel]) -> Table:
+    t = Table(["classifier", "method", "vs", "metric", "datasets", "W/T/L", "mean difference", "p (two-sided)",
+               "verdict"], caption="LLM methods head to head")
+    for d in ds:
+        t.rows.append([Cell(d.classifier, d.classifier), Cell(d.method, d.method), Cell(d.opponent, d.opponent),
+                       Cell(d.metric, d.metric), Cell(str(d.datasets), d.datasets),
+                       Cell(f"{d.wins}/{d.ties}/{d.losses}", d.wins - d.losses),
+                       Cell("-") if np.isnan(d.mean_diff) else Cell(f"{d.mean_diff:+.3f}", d.mean_diff),
+                       Cell(_p(d.p), None if np.isnan(d.p) else d.p), Cell(d.verdict, d.verdict)])
+    return t
+
+
+def markdown_lines(ds: list[Duel]) -> list[str]:
+    """The head-to-head section of README.md (nothing when the suite has no LLM method and opponent)."""
+    if not ds:
+        return []
+    from bench.leaderboard.tables import markdown
+
+    methods = list(dict.fromkeys(d.method for d in ds))
+    lines = ["## Head to head: language-model methods against SMOTE and no oversampling", ""]
+    lines += [f"- {sentence(ds, m, o)}" for m in methods for o in OPPONENTS if any(
+        d.method == m and d.opponent == o for d in ds)]
+    lines += ["", ("Per dataset, each method's mean over folds and seeds; differences are the LLM method minus "
+                   "the opponent, signed so that positive is better; W/T/L counts datasets. Cost beside gain: "
+                   "the cost table of each classifier below."), "", markdown(table(ds)), ""]
+    return lines
