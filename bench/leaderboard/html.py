@@ -149,7 +149,7 @@ def page(lb: Leaderboard) -> str:
         *([f'<section id="verdict"><h2>Verdict</h2><p>{_inline(verdict.summary(lb.verdicts))}</p><ul>'
            + "".join(f"<li>{_inline(verdict.sentence(v))}</li>" for v in lb.verdicts) + "</ul></section>"]
           if lb.verdicts else []),
-        *([f'<section id="head-to-head"><h2>Head to head: language-model methods</h2><ul>'
+        *(['<section id="head-to-head"><h2>Head to head: language-model methods</h2><ul>'
            + "".join(f"<li>{_inline(line[2:])}</li>" for line in headtohead.markdown_lines(lb.duels)
                      if line.startswith("- "))
            + "</ul>" + table(headtohead.table(lb.duels), "head-to-head") + "</section>"] if lb.duels else []),
