@@ -4,7 +4,8 @@ Each registered name (``sv-prowsyn``, ``sv-polynom-fit-smote-star``, ...; ``meth
 resolves to a class made here on first use: ``ProWSyn`` is ``methods.smote_variants:ProWSyn``. Its parameters
 are the library class's own (defaults included), minus ``proportion`` (the adapter sets it from ``ratio`` and
 the rows each cell needs), ``n_jobs`` (always 1: a sweep already runs one cell per core) and ``random_state``
-(ours).
+(ours); a radius the library takes as an absolute length defaults to ``"auto"``, sized from the data
+(``_RADII``: SMOBD's ``max_eps``).
 
 How rows are made, for every member alike:
 
@@ -45,6 +46,12 @@ from methods.smote_variants_names import CLASSES, VERSION, name_of
 
 # Set by the adapter, not by suites: see the module docstring.
 _ADAPTER_SET = {"proportion", "n_jobs", "random_state"}
+# Library parameters that are absolute lengths in the feature space, with the neighbour count that sizes them.
+# Distances on standardised and one-hot columns grow with the number of columns, so a fixed radius finds no
+# neighbour on a wide table: SMOBD's max_eps = 1.0 made every OPTICS core distance infinite on 19 of the small
+# suite's 40 folds (breast-cancer's 41 columns, credit-g's 61, ...), and the library gave up. Their default here
+# is "auto": the median distance from a row of the grown cell to its k-th nearest neighbour in the cell.
+_RADII = {"SMOBD": ("max_eps", "min_samples")}
 
 
 class SmoteVariant(Oversampler):
@@ -93,6 +100,10 @@ class SmoteVariant(Oversampler):
             Z, target = self._rows_for(Z_all, (strata.to_numpy() == s).astype(int), s)
             n_min, n_rest = int(target.sum()), int(len(target) - target.sum())
             kw = {k: getattr(self, k) for k in self.sv_defaults}
+            radius, k_nn = _RADII.get(self.sv_class, (None, None))
+            if radius and kw[radius] == "auto":
+                kw[radius] = _median_kth_distance(Z[target == 1], int(kw[k_nn]))
+                self.report_[radius] = kw[radius]
             if "proportion" in accepted:  # smote-variants makes int(proportion * (n_rest - n_min)) rows
                 kw["proportion"] = (n + 0.5) / max(n_rest - n_min, 1)
             if "n_jobs" in accepted:
@@ -203,6 +214,15 @@ def _library():
     return smote_variants
 
 
+def _median_kth_distance(rows: np.ndarray, k: int) -> float:
+    """Median distance from each row to its k-th nearest other row (1.0, the library's default, under 2 rows)."""
+    k = min(k, len(rows) - 1)
+    if k < 1:
+        return 1.0
+    dist, _ = cKDTree(rows).query(rows, k=k + 1)  # the first neighbour is the row itself
+    return float(np.median(dist[:, -1]))
+
+
 def _numeric_mask(codec: OneHotCodec) -> np.ndarray:
     return np.concatenate([[False] * len(codec.levels_[c]) if c in codec.levels_ else [True]
                            for c in codec.columns_] or [np.zeros(0, bool)]).astype(bool)
@@ -225,6 +245,8 @@ def _make(sv_class: str) -> type[SmoteVariant]:
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     defaults = {p.name: p.default for p in inspect.signature(sv_cls.__init__).parameters.values()
                 if p.kind in kinds and p.name != "self" and p.name not in _ADAPTER_SET}
+    if sv_class in _RADII:
+        defaults[_RADII[sv_class][0]] = "auto"
 
     def __init__(self, **params):
         SmoteVariant.__init__(self, **params)

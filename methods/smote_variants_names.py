@@ -65,8 +65,6 @@ CONTRACT_FAILURES: dict[str, tuple[str, str]] = {
                r"sv-adg made no new rows .*Z_hat is empty"),
     "sv-amsco": ("its swarm search (fast n_pop=2, n_iter=2) settles on removing real rows, not adding rows",
                  r"sv-amsco made no new rows \(it changed \d+ real rows"),
-    "sv-smobd": ("gives up on the small table (factor_1 or factor_2 is not suitable)",
-                 r"sv-smobd made no new rows .*factor_1 or factor_2 is not suitable"),
     "sv-smote-enn": ("ENN removes too many rows of the small table; the library then returns copies",
                      r"sv-smote-enn made no new rows .*ENN removed too many samples"),
     "sv-soi-cj": ("no cluster of two or more minority rows in the small table",

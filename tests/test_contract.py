@@ -269,5 +269,19 @@ def test_family_seeds_pass_through_and_rows_stay_valid():
     assert new["x2"].between(X["x2"].min() - 1e-9, X["x2"].max() + 1e-9).all()  # interpolation stays inside
 
 
+def test_a_library_radius_is_sized_from_the_data():
+    """SMOBD's OPTICS radius (max_eps, an absolute length in the library) defaults to "auto": the median
+    distance to the min_samples-th neighbour in the grown cell, so a wide one-hot table still has neighbours."""
+    X, y = table(n_major=60, n_minor=15)
+    m = make("sv-smobd", random_state=1)
+    assert m.max_eps == "auto"
+    X_res, _ = m.fit_resample(X, y)
+    assert len(X_res) > len(X) and m.report_["max_eps"] > 1.0  # the library's 1.0 found no neighbour here
+    fixed = make("sv-smobd", max_eps=1.0, random_state=1)
+    with pytest.raises(RuntimeError, match=r"sv-smobd made no new rows .*factor_1 or factor_2 is not suitable"):
+        fixed.fit_resample(X, y)
+    assert "max_eps" not in fixed.report_
+
+
 def test_family_group_aware():
     check_group_aware("sv-prowsyn")
