@@ -258,7 +258,7 @@ def main(argv=None) -> None:
         s.add_argument("--dataset", default="", help="a dataset of datasets/imbalanced.yaml (default: paper diabetes)")
         s.add_argument("--k", type=int, default=None, help="records per in-context reply (default: OPAL's)")
         s.add_argument("--window", type=int, default=10)
-        s.add_argument("--max-calls", type=int, default=30)
+        s.add_argument("--max-calls", type=int, default=None, help="per grown cell (default: OPAL's own budget)")
         s.add_argument("--out", default=str(REPO / "results" / "benchmarks"))
     sp = sub.choices["speed"]
     sp.add_argument("--model", default="smollm2-135m")
