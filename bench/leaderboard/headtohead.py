@@ -112,13 +112,14 @@ def sentence(ds: list[Duel], method: str, opponent: str = "smote") -> str:
 
     answer = ("Mixed" if better and worse else "Yes" if better else "No, it is worse" if worse
               else "Not shown")
-    text = (f"**Does `{method}` beat `{opponent}` here?** {answer}: over {n} datasets it is significantly better "
+    over = f"{n} dataset" + ("" if n == 1 else "s")
+    text = (f"**Does `{method}` beat `{opponent}` here?** {answer}: over {over} it is significantly better "
             f"on {len(better)} of {pairs} (classifier, metric) pairs")
     text += f" ({which(better)})" if better else ""
     text += f" and significantly worse on {len(worse)}" + (f" ({which(worse)})" if worse else "")
     text += " (two-sided Wilcoxon signed-rank over datasets, α = 0.05, uncorrected)"
     if n < 6:
-        text += f"; with {n} datasets no such test can reach α = 0.05"
+        text += f"; with {over} no such test can reach α = 0.05"
     cost = [d for d in mine if not np.isnan(d.seconds)]
     if cost:
         text += (f". It costs {cost[0].seconds:.1f} s to resample a fold (median), `{opponent}` "
