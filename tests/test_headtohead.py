@@ -73,3 +73,19 @@ def test_no_llm_method_no_section(tmp_path):
     values = {f"d{d}": {"none": ("none", 0.5), "smote": ("smote", 0.6)} for d in range(3)}
     lb = report.build(store_of(tmp_path, values, {"none": 0.0, "smote": 0.01}).frame("toy"), "toy")
     assert lb.duels == [] and headtohead.markdown_lines(lb.duels) == []
+
+
+def test_a_method_run_on_some_folds_is_compared_on_those_folds_and_a_failure_leaves_its_dataset_out(tmp_path):
+    store = ResultsStore(tmp_path / "r.sqlite")
+    for d in range(3):
+        for fold in range(4):
+            for label, name, x in (("none", "none", 0.5), ("smote", "smote", 0.6 + 0.1 * fold)):
+                put(store, f"d{d}", label, fold, {m: x for m in METRICS} | {"fit_seconds": 0.0}, name=name)
+        for fold in range(2):  # opal on the first two folds only; on d2 its second fold failed
+            status = "error" if (d, fold) == (2, 1) else "ok"
+            put(store, f"d{d}", "opal", fold, {m: 0.7 for m in METRICS} | {"fit_seconds": 9.0}, name="opal",
+                status=status)
+    lb = report.build(store.frame("toy"), "toy")
+    d = next(x for x in lb.duels if x.opponent == "smote" and x.metric == "auprc")
+    # on folds 0-1 smote averages 0.65 (not 0.75 over all four): opal is 0.05 better on d0 and d1; d2 is left out
+    assert d.datasets == 2 and d.wins == 2 and d.mean_diff == pytest.approx(0.05)

@@ -4,7 +4,8 @@ The question this project exists for, "do an LLM's rows beat SMOTE on my kind of
 gets its own paired test beside the ranking. For every method of the ``llm`` family (``bench list methods``),
 per classifier and per metric of ``METRICS``: a two-sided Wilcoxon signed-rank test over the datasets where
 both methods are complete (each dataset's mean over its folds and seeds; zero differences split), with the
-mean difference, wins / ties / losses, and the cost of each method (median seconds to resample a fold).
+mean difference, wins / ties / losses, and the cost of each method (median seconds to resample a fold). A method
+run on some folds only (``only: {folds: N}`` in a suite) is compared with the opponent on those same folds.
 
 The p-values are not corrected for multiplicity: each answers one named question, and the table says how many
 were asked. With n datasets the smallest two-sided p-value of the exact test is 2 / 2^n (0.0078 for 8), so
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.leaderboard.stats import TIE_TOL
 from bench.leaderboard.tables import Cell, Table
+from bench.metrics import METRICS as METRIC_INFO
 
 METRICS = ("minority_recall", "balanced_accuracy", "auprc")
 OPPONENTS = ("smote", "none")  # entry labels, when the suite has them
@@ -69,24 +72,39 @@ def two_sided_wilcoxon(diff: pd.Series) -> float:
 
 
 def duels(sections, cells: pd.DataFrame) -> list[Duel]:
-    """Every (classifier, LLM method, opponent, metric) of a leaderboard's sections."""
+    """Every (classifier, LLM method, opponent, metric) of a leaderboard's sections (``cells``: entries)."""
     out = []
     llms = llm_methods(cells)
     for s in sections:
+        sub = cells[cells["classifier"] == s.classifier]
         for method in llms:
             for opponent in (o for o in OPPONENTS if o in s.methods and o != method):
-                for metric in (m for m in METRICS if m in s.results):
-                    r = s.results[metric]
-                    if method not in r.mean.columns:
-                        continue
-                    score = r.score()
-                    diff = (score[method] - score[opponent]).dropna()
-                    wtl = r.wins_ties_losses(method, opponent) or (0, 0, 0)
-                    out.append(Duel(s.classifier, method, opponent, metric, len(diff), *wtl,
+                for metric in (m for m in METRICS if m in sub.columns):
+                    diff = paired_differences(sub, method, opponent, metric)
+                    wins, losses = int((diff > TIE_TOL).sum()), int((diff < -TIE_TOL).sum())
+                    out.append(Duel(s.classifier, method, opponent, metric, len(diff), wins,
+                                    len(diff) - wins - losses, losses,
                                     float(diff.mean()) if len(diff) else float("nan"),
                                     two_sided_wilcoxon(diff) if len(diff) >= 2 else float("nan"),
                                     _seconds(s.cost, method), _seconds(s.cost, opponent)))
     return out
+
+
+def paired_differences(cells: pd.DataFrame, method: str, opponent: str, metric: str) -> pd.Series:
+    """Per dataset, the method's mean minus the opponent's over the (seed, fold) cells the method ran, signed so
+    that > 0 is better. A method run on some folds only (``only: {folds: N}``) is compared on those folds; a
+    dataset where either side has a failed cell on them is left out (missing results never flatter)."""
+    sign = 1.0 if METRIC_INFO[metric].higher_is_better else -1.0
+    out = {}
+    for dataset, mine in cells[cells["method"] == method].groupby("dataset"):
+        theirs = cells[(cells["method"] == opponent) & (cells["dataset"] == dataset)]
+        pairs = mine.merge(theirs, on=["seed", "fold"], suffixes=("", "_vs"))
+        if mine.empty or len(pairs) < len(mine) or (pairs[["status", "status_vs"]] != "ok").any(axis=None):
+            continue
+        d = sign * (pairs[metric].mean() - pairs[f"{metric}_vs"].mean())
+        if np.isfinite(d):
+            out[dataset] = d
+    return pd.Series(out, dtype=float)
 
 
 def _seconds(cost: pd.DataFrame, method: str) -> float:
