@@ -81,6 +81,8 @@ def duels(sections, cells: pd.DataFrame) -> list[Duel]:
             for opponent in (o for o in OPPONENTS if o in s.methods and o != method):
                 for metric in (m for m in METRICS if m in sub.columns):
                     diff = paired_differences(sub, method, opponent, metric)
+                    if diff.empty:  # no dataset where both ran: nothing to say
+                        continue
                     wins, losses = int((diff > TIE_TOL).sum()), int((diff < -TIE_TOL).sum())
                     out.append(Duel(s.classifier, method, opponent, metric, len(diff), wins,
                                     len(diff) - wins - losses, losses,
