@@ -2,10 +2,10 @@
 
 The question this project exists for, "do an LLM's rows beat SMOTE on my kind of data, and at what cost?",
 gets its own paired test beside the ranking. For every method of the ``llm`` family (``bench list methods``),
-per classifier and per metric of ``METRICS``: a two-sided Wilcoxon signed-rank test over the datasets where
-both methods are complete (each dataset's mean over its folds and seeds; zero differences split), with the
-mean difference, wins / ties / losses, and the cost of each method (median seconds to resample a fold). A method
-run on some folds only (``only: {folds: N}`` in a suite) is compared with the opponent on those same folds.
+per classifier and per metric of ``METRICS``: a two-sided Wilcoxon signed-rank test over the datasets (each
+dataset's difference of means over the (seed, fold) cells the LLM method ran, which the opponent ran too; zero
+differences split), with the mean difference, wins / ties / losses, and the cost of each method (median
+seconds to resample a fold). A dataset where either side failed one of those cells is left out.
 
 The p-values are not corrected for multiplicity: each answers one named question, and the table says how many
 were asked. With n datasets the smallest two-sided p-value of the exact test is 2 / 2^n (0.0078 for 8), so
@@ -21,6 +21,7 @@ import pandas as pd
 
 from bench.leaderboard.stats import TIE_TOL
 from bench.leaderboard.tables import Cell, Table
+from bench.leaderboard.verdict import wilcoxon_p
 from bench.metrics import METRICS as METRIC_INFO
 
 METRICS = ("minority_recall", "balanced_accuracy", "auprc")
@@ -65,12 +66,6 @@ def llm_methods(cells: pd.DataFrame) -> list[str]:
     return sorted(label for label, name in names.items() if family.get(name) == "llm")
 
 
-def two_sided_wilcoxon(diff: pd.Series) -> float:
-    from bench.leaderboard.verdict import wilcoxon_p
-
-    return wilcoxon_p(diff, alternative="two-sided")
-
-
 def duels(sections, cells: pd.DataFrame) -> list[Duel]:
     """Every (classifier, LLM method, opponent, metric) of a leaderboard's sections (``cells``: entries)."""
     out = []
@@ -86,8 +81,8 @@ def duels(sections, cells: pd.DataFrame) -> list[Duel]:
                     wins, losses = int((diff > TIE_TOL).sum()), int((diff < -TIE_TOL).sum())
                     out.append(Duel(s.classifier, method, opponent, metric, len(diff), wins,
                                     len(diff) - wins - losses, losses,
-                                    float(diff.mean()) if len(diff) else float("nan"),
-                                    two_sided_wilcoxon(diff) if len(diff) >= 2 else float("nan"),
+                                    float(diff.mean()),
+                                    wilcoxon_p(diff, "two-sided") if len(diff) >= 2 else float("nan"),
                                     _seconds(s.cost, method), _seconds(s.cost, opponent)))
     return out
 
@@ -101,7 +96,7 @@ def paired_differences(cells: pd.DataFrame, method: str, opponent: str, metric: 
     for dataset, mine in cells[cells["method"] == method].groupby("dataset"):
         theirs = cells[(cells["method"] == opponent) & (cells["dataset"] == dataset)]
         pairs = mine.merge(theirs, on=["seed", "fold"], suffixes=("", "_vs"))
-        if mine.empty or len(pairs) < len(mine) or (pairs[["status", "status_vs"]] != "ok").any(axis=None):
+        if len(pairs) < len(mine) or (pairs[["status", "status_vs"]] != "ok").any(axis=None):
             continue
         d = sign * (pairs[metric].mean() - pairs[f"{metric}_vs"].mean())
         if np.isfinite(d):
@@ -159,16 +154,20 @@ def table(ds: list[Duel]) -> Table:
     return t
 
 
+def sentences(ds: list[Duel]) -> list[str]:
+    """One sentence per (LLM method, opponent) compared."""
+    pairs = dict.fromkeys((d.method, d.opponent) for d in ds)
+    return [sentence(ds, m, o) for m in dict.fromkeys(m for m, _ in pairs) for o in OPPONENTS if (m, o) in pairs]
+
+
 def markdown_lines(ds: list[Duel]) -> list[str]:
     """The head-to-head section of README.md (nothing when the suite has no LLM method and opponent)."""
     if not ds:
         return []
     from bench.leaderboard.tables import markdown
 
-    methods = list(dict.fromkeys(d.method for d in ds))
     lines = ["## Head to head: language-model methods against SMOTE and no oversampling", ""]
-    lines += [f"- {sentence(ds, m, o)}" for m in methods for o in OPPONENTS if any(
-        d.method == m and d.opponent == o for d in ds)]
+    lines += [f"- {text}" for text in sentences(ds)]
     lines += ["", ("Per dataset, each method's mean over folds and seeds; differences are the LLM method minus "
                    "the opponent, signed so that positive is better; W/T/L counts datasets. Cost beside gain: "
                    "the cost table of each classifier below."), "", markdown(table(ds)), ""]

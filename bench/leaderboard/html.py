@@ -150,8 +150,7 @@ def page(lb: Leaderboard) -> str:
            + "".join(f"<li>{_inline(verdict.sentence(v))}</li>" for v in lb.verdicts) + "</ul></section>"]
           if lb.verdicts else []),
         *(['<section id="head-to-head"><h2>Head to head: language-model methods</h2><ul>'
-           + "".join(f"<li>{_inline(line[2:])}</li>" for line in headtohead.markdown_lines(lb.duels)
-                     if line.startswith("- "))
+           + "".join(f"<li>{_inline(text)}</li>" for text in headtohead.sentences(lb.duels))
            + "</ul>" + table(headtohead.table(lb.duels), "head-to-head") + "</section>"] if lb.duels else []),
         "<section id=\"how\"><h2>How to read it</h2><ul>"
         + "".join(f"<li>{_inline(line[2:])}</li>" for line in method_lines(lb)) + "</ul></section>",
