@@ -209,7 +209,8 @@ def oversample(spec: CellSpec, method, X_train: pd.DataFrame, y_train: pd.Series
 
     The cells of one (method, dataset, seed, fold) that differ only in the classifier get the same rows (the
     method is seeded), so costly generators run once and the other cells read the rows back; the recorded
-    cost is the run that made them, and ``method.from_cache`` says which cells reused them.
+    cost is the run that made them, and ``method.from_cache`` says which cells reused them. Work a method
+    replayed from a cache of its own (``report_["replayed_seconds"]``) counts in ``fit_seconds`` the same way.
     """
     path = None
     if type(method).cache_resampled:
@@ -222,8 +223,9 @@ def oversample(spec: CellSpec, method, X_train: pd.DataFrame, y_train: pd.Series
         t0 = time.perf_counter()
         X_res, y_res = method.fit_resample(X_train, y_train)
         fit_seconds = time.perf_counter() - t0
-    cost = {"fit_seconds": fit_seconds, "peak_memory_mb": mem.peak_mb,
-            **{f"method.{k}": v for k, v in getattr(method, "report_", {}).items()}}
+    report = getattr(method, "report_", {})
+    cost = {"fit_seconds": fit_seconds + float(report.get("replayed_seconds", 0.0)), "peak_memory_mb": mem.peak_mb,
+            **{f"method.{k}": v for k, v in report.items()}}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -59,6 +59,10 @@ class Oversampler(BaseEstimator):
     requests_gpu = False
     #: True for costly methods: cells that differ only in the classifier reuse the rows (bench/cell.py).
     cache_resampled = False
+    #: ``report_`` (a dict, reset by each ``fit_resample``) holds what a method tells about its run; it is
+    #: recorded as ``method.<key>``. One key is read by the runner: ``replayed_seconds``, the seconds of work a
+    #: method read back from a cache of its own (an LLM's replies) instead of redoing; they are added to the
+    #: cell's ``fit_seconds``, so that a cell costs what making its rows took, whatever an earlier run left.
     #: False for methods that add rows as given (from a file or a fixed recipe): never run group-aware.
     supports_group_aware = True
     #: Run context, not a hyper-parameter: when set (a step of an augmentation sweep), add exactly this many

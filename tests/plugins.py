@@ -94,3 +94,11 @@ class CachedRecording(Recording):
     """A costly-method stand-in: its rows go through the resampled-rows cache."""
 
     cache_resampled = True
+
+
+class Replaying(Duplication):
+    """Duplication that says it read 1,000 s of earlier work back from a cache of its own (as OPAL's replies)."""
+
+    def _generate(self, X, strata, needed):
+        self.report_["replayed_seconds"] = 1000.0
+        return super()._generate(X, strata, needed)

@@ -161,6 +161,10 @@ def test_cache_hit_reproduces_rows_without_calling_the_model(tmp_path, monkeypat
     assert again.report_["cached_calls"] == again.report_["calls"] == first.report_["calls"]
     assert again.report_["completion_tokens"] == first.report_["completion_tokens"]
     assert first.report_["finetune_steps"] > 0 and "finetune_steps" not in again.report_  # no training either
+    # the replayed cell costs what the first one took: its replies' LLM time and the training they spared
+    assert first.report_["replayed_seconds"] == 0
+    assert again.report_["replayed_seconds"] == pytest.approx(
+        first.report_["llm_seconds"] + first.report_["finetune_seconds"])
     with pytest.raises(AssertionError, match="despite the cache"):  # the flag bypasses the cache
         Opal(**{**params, "cache": False}).fit_resample(X, y)
 

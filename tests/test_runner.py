@@ -159,6 +159,15 @@ def test_costly_methods_run_once_per_fold_across_classifiers(toy_suite, tmp_path
         assert cells.loc["logreg", col].tolist() == cells.loc["random_forest", col].tolist()
 
 
+def test_work_replayed_from_a_method_cache_counts_in_the_cost(toy_suite, tmp_path):
+    path = toy_suite(["tests.plugins:Replaying"])
+    _, store, _ = run(path, tmp_path, executor=InlineExecutor())
+    cells = store.frame("toy")
+    cells = cells[cells["method"] == "tests.plugins:Replaying"]
+    assert len(cells) and (cells["method.replayed_seconds"] == 1000.0).all()
+    assert (cells["fit_seconds"] >= 1000.0).all()  # what making the rows took, not the cache read
+
+
 def test_only_limits_an_expensive_method(toy_suite, tmp_path):
     path = toy_suite(["{name: dup-once, method: duplication, only: {datasets: [toy], folds: 1}}"])
     cells = runner.plan(load_suite(str(path)))

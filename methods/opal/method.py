@@ -179,6 +179,9 @@ class Opal(GenerativeOversampler):
                 import torch
 
                 torch.set_num_threads(saved)
+        if self._pending_finetune is not None:  # every reply came from the cache: the weights were not trained
+            trained = self._cache.get({"finetune": self._pending_finetune[2]}) or {}
+            self._stats["replayed_seconds"] += float(trained.get("finetune_seconds", 0.0))
         self.report_.update(self._summary(self._ft))
         return new, codes
 
@@ -352,11 +355,13 @@ class Opal(GenerativeOversampler):
         if hit is not None:
             self._stats["cached_calls"] += len(prompts)
             replies = [Reply(**r) for r in hit]
+            self._stats["replayed_seconds"] += sum(r.seconds for r in replies)
         else:
             if self._pending_finetune is not None:
                 texts, settings, fp = self._pending_finetune
                 self._pending_finetune = None
                 self._ft = finetune(self._llm, texts, settings, fp)
+                self._cache.put({"finetune": fp}, self._ft)  # what training cost, for a re-run that skips it
             replies = self._llm.complete(prompts, temperature=self.temperature, top_p=self.top_p,
                                          max_new_tokens=self._new_tokens, seed=seed, grammars=grammars)
             stats = getattr(self._llm, "last_stats", None)

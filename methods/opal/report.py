@@ -25,6 +25,8 @@ def summary(stats: Counter) -> dict[str, Any]:
     return {
         **{k: int(stats[k]) for k in COUNTS},
         "llm_seconds": float(stats["llm_seconds"]),
+        # replies read from the reply cache (and a fine-tune they spared): what they took when they were made
+        "replayed_seconds": float(stats["replayed_seconds"]),
         **{k: float(stats[k]) for k in ENGINE_TIMES if k in stats},
         "rows_rejected": int(sum(rejected.values())),
         **{f"rejected.{k}": v for k, v in rejected.items()},
