@@ -54,7 +54,7 @@ class Opal(GenerativeOversampler):
         paper's alternating window); the model is asked for records of the grown cell either way.
     temperature, top_p, max_new_tokens : sampling; ``max_new_tokens`` defaults to what K records need.
     batch_size : int, optional
-        Sequences per backend call (default: 128 in-context, 64 fine-tuned, 1 for openai).
+        Sequences per backend call (default: 128 on the transformers backend, 1 for openai).
     permute : bool
         Write the features of each shown or trained record in a random order (as GReaT does).
     constrained : bool, optional
