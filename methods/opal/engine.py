@@ -116,8 +116,6 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
     grp = heads // kv
     q = query.reshape(batch, kv, grp, d)
     own = torch.matmul(q, key.transpose(-1, -2)).mul_(scale)  # [B, kv, grp, t]
-    if query.device.type == "cpu" and _FLASH_CPU is not None:
-        return _merged(state, module.layer_idx, q, own, value, scale).reshape(batch, heads, d).unsqueeze(1), None
     outs = []
     for g, (a, b) in enumerate(state.groups):
         pk, pv = state.prefixes[g][module.layer_idx]  # [kv, P, d]
@@ -131,40 +129,6 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
         outs.append(o + torch.matmul(p[..., plen:], value[a:b]))
     out = torch.cat(outs).reshape(batch, heads, d)
     return out.unsqueeze(1), None  # [B, q_len=1, heads, d], as the model expects
-
-
-def _flash_cpu():
-    import torch
-
-    return getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
-
-
-_FLASH_CPU = _flash_cpu()
-
-
-def _merged(state: _Decode, layer: int, q, own, value, scale: float):
-    """Decoding-step attention on a CPU: the shared prefix through torch's fused (flash) kernel, which returns
-    each query's log-sum-exp, and the sequence's own suffix apart; the two softmax parts are merged by their
-    log-sum-exps (as split-KV attention does). Nothing of the size [sequences x prefix] is ever written: on this
-    CPU the unfused version (scores, cat, softmax, copies) took ~40 % of a decoding step at an 850-token prefix."""
-    import torch
-
-    batch, kv, grp, d = q.shape
-    own_lse = torch.logsumexp(own, dim=-1)  # [B, kv, grp]
-    own_out = torch.matmul(own.sub_(own_lse.unsqueeze(-1)).exp_(), value)  # [B, kv, grp, d]
-    out = torch.empty_like(own_out)
-    for g, (a, b) in enumerate(state.groups):
-        pk, pv = state.prefixes[g][layer]  # [kv, P, d]
-        n = b - a
-        qg = q[a:b].permute(1, 0, 2, 3).reshape(1, kv, n * grp, d)  # a group's queries as one long "sequence"
-        o, lse = _FLASH_CPU(qg, pk.unsqueeze(0), pv.unsqueeze(0), scale=scale)[:2]
-        o = o.view(kv, n, grp, d).permute(1, 0, 2, 3)
-        lse = lse.view(kv, n, grp).permute(1, 0, 2)
-        top = torch.maximum(lse, own_lse[a:b])
-        w_shared, w_own = (lse - top).exp_(), (own_lse[a:b] - top).exp_()
-        total = w_shared + w_own
-        out[a:b] = o * (w_shared / total).unsqueeze(-1) + own_out[a:b] * (w_own / total).unsqueeze(-1)
-    return out
 
 
 _registered = False
