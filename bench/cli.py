@@ -81,12 +81,13 @@ def run(
         s = load_suite(suite).select(dataset, method)
         s = s.override(seeds=tuple(seeds) if seeds else None, folds=folds, repeats=repeats,
                        cell_timeout_s=timeout, cell_memory_gb=memory_gb)
-        store = ResultsStore(results)
-        if dry_run:
+        if dry_run:  # a store that does not exist yet holds nothing, and is not created
             cells = runner.plan(s, data_dir)
-            done = store.done_keys([c.key for c in cells], include_failed=not retry_failed)
+            done = ResultsStore(results).done_keys([c.key for c in cells], include_failed=not retry_failed) \
+                if Path(results).exists() else set()
             console.print(f"{s.name}: {len(cells)} cells, {len(done)} already recorded, {len(cells) - len(done)} to run")
             return
+        store = ResultsStore(results)
         ex = make_executor(executor.value, workers, s.cell_timeout_s, s.cell_memory_gb, ray_address)
         summary = runner.run(s, store, ex, data_dir=data_dir, retry_failed=retry_failed,
                              show_progress=True)

@@ -18,6 +18,23 @@ def run(path, tmp_path, executor=None, **kw):
     return suite, store, runner.run(suite, store, ex, data_dir=path.parent, show_progress=False, **kw)
 
 
+def test_dry_run_counts_the_cells_and_writes_nothing(toy_suite, tmp_path):
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    path, results = toy_suite(["smote"]), tmp_path / "r.sqlite"
+
+    def dry_run():
+        out = CliRunner().invoke(app, ["run", str(path), "--results", str(results), "--dry-run"])
+        assert out.exit_code == 0, out.output
+        return " ".join(out.output.split())
+
+    assert "15 cells, 0 already recorded, 15 to run" in dry_run() and not results.exists()
+    run(path, tmp_path, executor=InlineExecutor())
+    assert "15 cells, 15 already recorded, 0 to run" in dry_run()
+
+
 def test_second_run_executes_zero_cells(toy_suite, tmp_path):
     path = toy_suite(["smote"])
     suite, store, first = run(path, tmp_path)
