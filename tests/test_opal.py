@@ -195,6 +195,25 @@ def test_tiny_model_fine_tuned_makes_valid_rows_with_quality():
     assert 0 < r["fidelity"] <= 1 and r["model"].startswith("tiny-test+ft:")
 
 
+@pytest.mark.parametrize("rows, expected", [("all", 40), ("grown", 10)])
+def test_fine_tuning_trains_on_every_row_or_on_the_grown_cells(rows, expected, monkeypatch):
+    import methods.opal.method as opal_method
+
+    seen = {}
+
+    def training_set_only(backend, texts, settings, fp):
+        seen["texts"] = texts
+        raise RuntimeError("stop: the training set is known")
+
+    monkeypatch.setattr(opal_method, "finetune", training_set_only)
+    X, y = data(n_major=30, n_minor=10)
+    with pytest.raises(RuntimeError, match="the training set is known"):
+        Opal(**TINY_FT, finetune_rows=rows, cache=False, random_state=0).fit_resample(X, y)
+    assert len(seen["texts"]) == expected
+    labels = {t.split(",")[0] for t in seen["texts"]}  # each record starts with its label
+    assert len(labels) == (1 if rows == "grown" else 2)
+
+
 def test_local_defaults_send_one_wide_call_of_short_replies(scripted):
     """On a local model OPAL asks each reply for k = 2 records, sends every reply a cell needs in one call
     (up to 128), and draws up to 32 replies from each window (a prompt computed once)."""

@@ -123,6 +123,7 @@ def test_free_text_mode_is_still_the_papers_procedure(tiny):
     ({"serialization": "csv"}, "serialization must be one of"),
     ({"serialization": "compact", "finetune": "lora"}, "compact' is for the in-context mode"),
     ({"engine": "vllm"}, "engine must be one of"),
+    ({"finetune": "lora", "finetune_rows": "minority"}, "finetune_rows must be 'all' or 'grown'"),
     ({"engine": "llama.cpp", "finetune": "lora"}, "engine 'llama.cpp' is for the in-context mode"),
     ({"backend": "openai", "constrained": True, "base_url": "http://127.0.0.1:9"}, "constrained decoding needs"),
 ])

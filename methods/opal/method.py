@@ -74,6 +74,10 @@ class Opal(GenerativeOversampler):
     finetune : {"none", "lora", "full"}
         Fine-tune the model on the training fold's records before sampling (transformers backend only).
     finetune_epochs, finetune_lr, finetune_batch_size, lora_r : fine-tuning settings.
+    finetune_rows : {"all", "grown"}
+        Fine-tune on every training row, each record led by its label (GReaT style, the default), or on the rows
+        of the cells being grown only: the records the model will be asked to write, at a fraction of the
+        training cost where the minority is small (training is most of a fine-tuned cell's time on a CPU).
     range_margin : float
         Numbers are valid within this fraction of the training range beyond its ends.
     drop_copies : bool
@@ -106,7 +110,8 @@ class Opal(GenerativeOversampler):
                  max_new_tokens: int | None = None, batch_size: int | None = None, permute: bool = False,
                  constrained: bool | None = None, serialization: str = "sentence", engine: str = "shared-prefix",
                  samples_per_window: int | None = None, finetune: str = "none", finetune_epochs: int = 3, finetune_lr: float | None = None,
-                 finetune_batch_size: int = 8, lora_r: int = 16, range_margin: float = 0.1,
+                 finetune_batch_size: int = 8, lora_r: int = 16, finetune_rows: str = "all",
+                 range_margin: float = 0.1,
                  drop_copies: bool = True, max_calls: int | None = None, max_tokens: int | None = None,
                  max_seconds: float | None = None, cache: bool = True,
                  cache_dir: str | None = None, device: str = "auto", threads: int | None = None,
@@ -122,7 +127,7 @@ class Opal(GenerativeOversampler):
         self.constrained, self.serialization, self.engine = constrained, serialization, engine
         self.samples_per_window = samples_per_window
         self.finetune, self.finetune_epochs, self.finetune_lr = finetune, finetune_epochs, finetune_lr
-        self.finetune_batch_size, self.lora_r = finetune_batch_size, lora_r
+        self.finetune_batch_size, self.lora_r, self.finetune_rows = finetune_batch_size, lora_r, finetune_rows
         self.range_margin, self.drop_copies = range_margin, drop_copies
         self.max_calls, self.max_tokens, self.max_seconds = max_calls, max_tokens, max_seconds
         self.cache, self.cache_dir = cache, cache_dir
@@ -164,14 +169,15 @@ class Opal(GenerativeOversampler):
                 # Fine-tuning is deterministic, so its fingerprint names the weights before they exist: training
                 # waits for the first call the cache cannot answer, and a fully cached re-run trains nothing.
                 rng = np.random.default_rng(self.seed(17))
+                grown = set(needed) if self.finetune_rows == "grown" else set(range(len(self._cell_table)))
                 texts = [self._schema.serialize(r, conditioning_order(self._schema, self._feature_order(rng)))
-                         for r in self._records]
+                         for r, cell in zip(self._records, self._strata_all) if cell in grown]
                 settings = settings_for(mode=self.finetune, epochs=self.finetune_epochs, lr=self.finetune_lr,
                                         batch_size=self.finetune_batch_size, seed=self.seed(23), lora_r=self.lora_r)
                 fp = fingerprint(self._llm.model_id, texts, settings)
                 self._pending_finetune = (texts, settings, fp)
                 self._llm.finetune_id = fp
-                self._ft = {"finetune_fingerprint": fp, "finetune_seconds": 0.0}
+                self._ft = {"finetune_fingerprint": fp, "finetune_seconds": 0.0, "finetune_records": len(texts)}
             self._new_tokens = self.max_new_tokens or self._auto_new_tokens()
             new, codes = super()._generate(X, strata, needed)
         finally:

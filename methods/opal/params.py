@@ -53,6 +53,7 @@ def check(m: Any) -> None:
         (m.window_mode in WINDOW_MODES, f"window_mode must be one of {WINDOW_MODES}, not {m.window_mode!r}"),
         (m.finetune in MODES, f"finetune must be one of {MODES}, not {m.finetune!r}"),
         (m.finetune == "none" or m.backend == "transformers", "finetune needs backend='transformers'"),
+        (m.finetune_rows in ("all", "grown"), f"finetune_rows must be 'all' or 'grown', not {m.finetune_rows!r}"),
         ((m.k is None or m.k >= 1) and m.window >= 1, "k and window must be at least 1"),
         (m.serialization in SERIALIZATIONS, f"serialization must be one of {SERIALIZATIONS}, not {m.serialization!r}"),
         (m.serialization == "sentence" or m.finetune == "none",
