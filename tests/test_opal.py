@@ -191,6 +191,7 @@ def test_tiny_model_fine_tuned_makes_valid_rows_with_quality():
     _, y_res = m.fit_resample(X, y)
     r = m.report_
     assert (y_res == 1).sum() == 30 and r["mode"] == "fine-tuned" and r["finetune_seconds"] > 0
+    assert r["finetune_records"] == 40  # every training row (finetune_rows="all")
     assert r["rows_accepted"] >= 20 and r["acceptance_rate"] > 0.5
     assert 0 < r["fidelity"] <= 1 and r["model"].startswith("tiny-test+ft:")
 

@@ -366,7 +366,7 @@ class Opal(GenerativeOversampler):
             if self._pending_finetune is not None:
                 texts, settings, fp = self._pending_finetune
                 self._pending_finetune = None
-                self._ft = finetune(self._llm, texts, settings, fp)
+                self._ft = {"finetune_records": len(texts), **finetune(self._llm, texts, settings, fp)}
                 self._cache.put({"finetune": fp}, self._ft)  # what training cost, for a re-run that skips it
             replies = self._llm.complete(prompts, temperature=self.temperature, top_p=self.top_p,
                                          max_new_tokens=self._new_tokens, seed=seed, grammars=grammars)
