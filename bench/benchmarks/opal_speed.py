@@ -226,14 +226,17 @@ def compare(args) -> dict:
         for ft in args.modes:
             params = {"model": model, "k": args.k, "window": args.window, "threads": args.threads,
                       "max_calls": args.max_calls, "batch_size": args.batch_size}
-            if ft != "none":
-                params.update(finetune=ft, finetune_epochs=args.finetune_epochs)
+            mode, rows, epochs = (ft.split(":") + ["", ""])[:3]  # lora, or lora:grown:3
+            if mode != "none":
+                params.update(finetune=mode, finetune_rows=rows or "all",
+                              finetune_epochs=int(epochs) if epochs else args.finetune_epochs)
             r = run_opal(X, y, args.rows, description, **params)
             r.update(model_name=model, finetune=ft)
             results.append(r)
             print(json.dumps({k: r.get(k) for k in ("model_name", "finetune", "rows_generated", "rows_accepted",
                                                     "parse_rate", "acceptance_rate", "fidelity", "dcr_ratio",
-                                                    "valid_rows_per_s", "llm_seconds", "finetune_seconds", "error")},
+                                                    "valid_rows_per_s", "llm_seconds", "finetune_records",
+                                                    "finetune_seconds", "error")},
                              default=str), flush=True)
     print("\n| model | mode | generated | parse rate | acceptance | fidelity | DCR ratio | valid rows/s | fine-tune s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -275,7 +278,8 @@ def main(argv=None) -> None:
         "shared-prefix:compact:constrained", "llama.cpp:sentence:constrained"], help="OPAL runs as engine:serialization:constrained|free")
     cp = sub.choices["compare"]
     cp.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
-    cp.add_argument("--modes", nargs="+", default=["none", "lora"])
+    cp.add_argument("--modes", nargs="+", default=["none", "lora"],
+                    help="none (in-context), lora, full, or MODE:ROWS:EPOCHS, e.g. lora:grown:3 (finetune_rows, epochs)")
     cp.add_argument("--finetune-epochs", type=int, default=3)
     cp.add_argument("--batch-size", type=int, default=None)
     args = p.parse_args(argv)
