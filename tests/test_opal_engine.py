@@ -8,6 +8,7 @@ untrained model well-formed.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -95,6 +96,25 @@ def test_every_record_of_an_untrained_model_is_well_formed_under_the_grammar(tin
         assert set(counts) <= {"out_of_range"}, (text, counts)
         assert len(rows) + counts["out_of_range"] == 3
         assert all(r[LABEL] == 1 and r["colour"] in ("red", "green", "dark blue") for r in rows)
+
+
+def test_the_grammar_can_write_every_real_record(tiny):
+    """A real record, as the window shows it, is a sentence of its cell's grammar: small numbers keep their six
+    significant digits (0.0055254 has seven decimal places; the grammar once stopped at six)."""
+    import xgrammar as xgr
+
+    from methods.opal.grammar import _compile
+
+    tok, lm = tiny
+    X = pd.DataFrame({"a": [0.0055254, 0.25, 0.513199, 12.5], "n": [3, 40, 7, 1]})
+    schema = Schema(X, "label", [0, 1])
+    order = order_of(schema, ["a", "n"], label_first=False)
+    compiled = _compile(tok, lm.config.vocab_size, ebnf(schema, {LABEL: 1}, order))
+    for record in X.to_dict("records"):
+        ids = tok(schema.serialize({**record, LABEL: 1}, order), add_special_tokens=False)["input_ids"]
+        matcher = xgr.GrammarMatcher(compiled)
+        assert all(matcher.accept_token(t) for t in ids), record
+        assert matcher.accept_token(tok.eos_token_id) and matcher.is_terminated()  # complete: only the end left
 
 
 def test_constrained_opal_parses_every_record_and_records_how(tiny):

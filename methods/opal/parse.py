@@ -193,13 +193,14 @@ class Schema:
 
 
 def decimals_of(values: Any) -> int:
-    """Decimal places the records show for a float column (at least 1, at most 6: format_number's precision)."""
+    """Decimal places the records show for a float column (at least 1). format_number keeps six significant
+    digits, so a small value shows more than six places (0.0055254: seven)."""
     most = 1
     for v in values:
         text = format_number(float(v))
         if "." in text:
             most = max(most, len(text.split(".", 1)[1]))
-    return min(most, 6)
+    return most
 
 
 def csv_field(text: str) -> str:
