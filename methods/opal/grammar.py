@@ -103,7 +103,6 @@ class GrammarConstraints:
         self.matchers = [xgr.GrammarMatcher(_compile(tokenizer, vocab_size, g)) for g in grammars]
         self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
         self._scratch = xgr.allocate_token_bitmask(len(grammars), vocab_size)  # for allowed()
-        self.forced_steps = 0  # tokens the grammar left no choice for (counted, they cost a forward anyway)
 
     def mask(self, logits: Any, rows: list[int], seqs: list[int]) -> None:
         for r, s in zip(rows, seqs):
