@@ -59,10 +59,6 @@ class Oversampler(BaseEstimator):
     requests_gpu = False
     #: True for costly methods: cells that differ only in the classifier reuse the rows (bench/cell.py).
     cache_resampled = False
-    #: ``report_`` (a dict, reset by each ``fit_resample``) holds what a method tells about its run; it is
-    #: recorded as ``method.<key>``. One key is read by the runner: ``replayed_seconds``, the seconds of work a
-    #: method read back from a cache of its own (an LLM's replies) instead of redoing; they are added to the
-    #: cell's ``fit_seconds``, so that a cell costs what making its rows took, whatever an earlier run left.
     #: False for methods that add rows as given (from a file or a fixed recipe): never run group-aware.
     supports_group_aware = True
     #: Run context, not a hyper-parameter: when set (a step of an augmentation sweep), add exactly this many
@@ -84,6 +80,9 @@ class Oversampler(BaseEstimator):
         cells, strata = self._cells(X, y)
         needed = self._needed(strata.value_counts().reindex(range(len(cells)), fill_value=0))
         features = X.drop(columns=[self.group_column]) if self.group_column else X
+        # What the method tells about this run, recorded as ``method.<key>``. One key is read by the runner:
+        # ``replayed_seconds``, work the method read back from a cache of its own (an LLM's replies) instead of
+        # redoing; it is added to the cell's ``fit_seconds``, so a cell costs what making its rows took.
         self.report_: dict[str, Any] = {}
 
         if needed:

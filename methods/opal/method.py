@@ -169,9 +169,9 @@ class Opal(GenerativeOversampler):
                 # Fine-tuning is deterministic, so its fingerprint names the weights before they exist: training
                 # waits for the first call the cache cannot answer, and a fully cached re-run trains nothing.
                 rng = np.random.default_rng(self.seed(17))
-                grown = set(needed) if self.finetune_rows == "grown" else set(range(len(self._cell_table)))
                 texts = [self._schema.serialize(r, conditioning_order(self._schema, self._feature_order(rng)))
-                         for r, cell in zip(self._records, self._strata_all) if cell in grown]
+                         for r, cell in zip(self._records, self._strata_all)
+                         if self.finetune_rows == "all" or cell in needed]
                 settings = settings_for(mode=self.finetune, epochs=self.finetune_epochs, lr=self.finetune_lr,
                                         batch_size=self.finetune_batch_size, seed=self.seed(23), lora_r=self.lora_r)
                 fp = fingerprint(self._llm.model_id, texts, settings)
