@@ -117,6 +117,42 @@ def test_the_grammar_can_write_every_real_record(tiny):
         assert matcher.accept_token(tok.eos_token_id) and matcher.is_terminated()  # complete: only the end left
 
 
+@pytest.mark.parametrize("serialization", ["sentence", "compact"])
+def test_jump_forward_writes_what_one_token_a_step_writes_in_fewer_steps(tiny, serialization):
+    """Forced tokens (names, the rest of a level) fed with the sampled token in one forward: greedy output is the
+    same token for token as decoding one token per sequence per step, in fewer steps."""
+    tok, lm = tiny
+    X, y = frame(np.random.default_rng(0))
+    schema = Schema(X, "target", [0, 1])
+    grammar = ebnf(schema, {LABEL: 1}, order_of(schema, [c.key for c in schema.features], label_first=False),
+                   serialization=serialization, k=2)
+    prompts = [tok(p, add_special_tokens=False)["input_ids"] for p in ("Generate new records", "age is")] * 4
+
+    def run(max_chunk: int):
+        constraints = GrammarConstraints(tok, lm.config.vocab_size, [grammar] * len(prompts))
+        return SharedPrefixEngine(lm, tok, max_chunk=max_chunk).generate(prompts, max_new_tokens=150, temperature=0,
+                                                                         constraints=constraints)
+
+    (lock, lock_done, lock_stats), (jump, jump_done, jump_stats) = run(1), run(8)
+    assert jump == lock and jump_done == lock_done
+    assert lock_stats.forced_tokens == 0 and jump_stats.forced_tokens > 0
+    assert jump_stats.decode_tokens == lock_stats.decode_tokens == sum(map(len, lock))
+    assert jump_stats.decode_steps < lock_stats.decode_steps
+
+
+def test_jump_forward_stops_at_the_token_limit(tiny):
+    tok, lm = tiny
+    X, y = frame(np.random.default_rng(0))
+    schema = Schema(X, "target", [0, 1])
+    grammar = ebnf(schema, {LABEL: 1}, order_of(schema, [c.key for c in schema.features], label_first=False), k=2)
+    prompt = tok("age is", add_special_tokens=False)["input_ids"]
+    for limit in (1, 2, 5, 9):  # cuts inside forced runs too
+        constraints = GrammarConstraints(tok, lm.config.vocab_size, [grammar] * 3)
+        out, done, _ = SharedPrefixEngine(lm, tok).generate([prompt] * 3, max_new_tokens=limit, temperature=1.0,
+                                                            constraints=constraints)
+        assert [len(o) for o in out] == [limit] * 3 and not any(done)
+
+
 def test_constrained_opal_parses_every_record_and_records_how(tiny):
     X, y = frame(np.random.default_rng(1))
     m = Opal(model="tiny-test", k=4, window=5, cache=False, random_state=0, max_calls=400, range_margin=50.0,
@@ -154,7 +190,7 @@ def test_bad_parameters_are_clear_errors(params, message):
 
 
 def test_sampling_follows_the_distribution_and_never_draws_a_masked_token():
-    from methods.opal.engine import _sample
+    from methods.opal.sampling import _sample
 
     logits = torch.full((20_000, 1000), float("-inf"))
     logits[:, [3, 500, 999]] = torch.log(torch.tensor([0.2, 0.3, 0.5]))  # the last entry: the CDF's edge

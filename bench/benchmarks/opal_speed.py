@@ -5,12 +5,16 @@
 - the fp32 matmul peak at the thread count, and the FLOP-bound token rate it implies for the model
   (peak / (2 x parameters));
 - raw generation from real in-context prompts (4 windows, stop tokens ignored, ``--new-tokens`` each) at the batch
-  sizes OPAL uses, per engine (transformers' ``generate``, the shared-prefix engine, llama.cpp), prompt processing and
+  sizes OPAL uses, per engine (transformers' ``generate``, the shared-prefix engine, llama.cpp; ``lockstep``, the
+  shared-prefix engine without jump-forward, is the same engine here: raw text has no forced tokens), prompt processing and
   decoding timed apart, and decoding as a share of the FLOP-bound rate;
 - OPAL itself for each ``--configs`` entry (engine : serialization : constrained|free): records written and
   accepted, tokens per record, valid rows/s over LLM time, and valid rows/s / (raw tokens/s / tokens per record),
   the share of the raw rate that ends as accepted rows (raw tokens/s of the same engine at the largest batch,
   prompt processing included).
+
+``chunks``: OPAL's first call on the data (prompts, grammars, seed), decoded by the shared-prefix engine at each
+``--max-chunks`` (1: one token per sequence per step; more: jump-forward over forced tokens), alternating.
 
 ``compare``: parse rate, acceptance rate, fidelity of accepted rows (bench.quality) and rows/s for each model,
 in-context and after LoRA fine-tuning.
@@ -201,14 +205,16 @@ def speed(args) -> dict:
         rows = args.baseline_rows if engine == "generate" else args.rows
         r = run_opal(X, y, rows, description, **params)
         per_record = r.get("completion_tokens", 0) / max(1, r.get("rows_generated", 0))
-        same = sorted((x for x in raw if x["engine"] == engine), key=lambda x: x["batch"])[-1:]
+        base = "shared-prefix" if engine == "lockstep" else engine  # the same engine on unconstrained raw text
+        same = sorted((x for x in raw if x["engine"] == base), key=lambda x: x["batch"])[-1:]
         raw_rate = same[0]["tokens_per_s"] if same else float("nan")
         r.update(config=config, tokens_per_record=per_record, raw_tokens_per_s=raw_rate,
                  ratio=r["valid_rows_per_s"] / (raw_rate / per_record) if per_record else 0.0)
         runs.append(r)
         print(f"OPAL {config:34}: {r.get('rows_accepted', 0)} accepted of {r.get('rows_generated', 0)} "
               f"(parse {r.get('parse_rate', 0):.2f}, acceptance {r.get('acceptance_rate', 0):.2f}), "
-              f"{per_record:.1f} tokens/record, {r['valid_rows_per_s']:.3f} valid rows/s, "
+              f"{per_record:.1f} tokens/record ({r.get('forced_tokens', 0):.0f} forced, "
+              f"{r.get('decode_steps', 0):.0f} steps), {r['valid_rows_per_s']:.3f} valid rows/s, "
               f"ratio to raw/tokens-per-record {r['ratio']:.2f}" + (f" [{r['error'][:80]}]" if r["error"] else ""),
               flush=True)
     return {"model": args.model, "threads": args.threads, "dataset": args.dataset or "opal-paper diabetes",
@@ -249,10 +255,64 @@ def compare(args) -> dict:
     return {"results": results}
 
 
+def first_call(X, y, rows: int, description: str, **params):
+    """The backend and the arguments of OPAL's first LLM call on this data (the call is captured, not run)."""
+    from methods.opal.backends import TransformersBackend
+
+    class Captured(Exception):
+        pass
+
+    seen = {}
+
+    def capture(self, prompts, **kw):
+        seen.update(backend=self, prompts=prompts, kw=kw)
+        raise Captured
+
+    real, TransformersBackend.complete = TransformersBackend.complete, capture
+    try:
+        run_opal(X, y, rows, description, **params)
+    except Captured:
+        pass
+    finally:
+        TransformersBackend.complete = real
+    return seen["backend"], seen["prompts"], seen["kw"]
+
+
+def chunks(args) -> dict:
+    """The same OPAL call (its prompts, grammars and seed) decoded at each ``--max-chunks`` in turn, repeated:
+    jump-forward against one token per sequence per step, nothing else different."""
+    import torch
+
+    from methods.opal.engine import SharedPrefixEngine
+
+    torch.set_num_threads(args.threads)
+    X, y, description = load(args.dataset)
+    backend, prompts, kw = first_call(X, y, args.rows, description, model=args.model, k=args.k, window=args.window,
+                                      threads=args.threads, engine="shared-prefix")
+    ids = [backend.tokenizer(backend.render(p), add_special_tokens=False)["input_ids"] for p in prompts]
+    runs = []
+    for rep in range(args.repeats):
+        for max_chunk in args.max_chunks:
+            engine = SharedPrefixEngine(backend.model, backend.tokenizer, max_chunk=max_chunk)
+            _, finished, st = engine.generate(ids, max_new_tokens=kw["max_new_tokens"], temperature=kw["temperature"],
+                                              top_p=kw["top_p"], seed=kw["seed"],
+                                              constraints=backend._constraints(kw["grammars"]))
+            r = {"max_chunk": max_chunk, "repeat": rep, "sequences": len(ids), "finished": sum(finished),
+                 **{k: getattr(st, k) for k in ("decode_tokens", "forced_tokens", "decode_steps", "decode_seconds",
+                                                 "mask_seconds", "prefill_seconds")}}
+            r["decode_tokens_per_s"] = r["decode_tokens"] / r["decode_seconds"]
+            runs.append(r)
+            print(f"max_chunk {max_chunk}: {r['decode_tokens']} tokens ({r['forced_tokens']} forced) in "
+                  f"{r['decode_steps']} steps, {r['decode_seconds']:.1f} s: {r['decode_tokens_per_s']:.1f} tokens/s",
+                  flush=True)
+    return {"model": args.model, "threads": args.threads, "dataset": args.dataset or "opal-paper diabetes",
+            "runs": runs}
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("speed", "compare"):
+    for name in ("speed", "compare", "chunks"):
         s = sub.add_parser(name)
         s.add_argument("--threads", type=int, default=2)
         s.add_argument("--rows", type=int, default=232 if name == "speed" else 20,
@@ -282,8 +342,12 @@ def main(argv=None) -> None:
                     help="none (in-context), lora, full, or MODE:ROWS:EPOCHS, e.g. lora:grown:3 (finetune_rows, epochs)")
     cp.add_argument("--finetune-epochs", type=int, default=3)
     cp.add_argument("--batch-size", type=int, default=None)
+    kp = sub.choices["chunks"]
+    kp.add_argument("--model", default="smollm2-135m")
+    kp.add_argument("--max-chunks", nargs="+", type=int, default=[1, 8], help="1: lockstep; >1: jump-forward")
+    kp.add_argument("--repeats", type=int, default=2)
     args = p.parse_args(argv)
-    out = speed(args) if args.cmd == "speed" else compare(args)
+    out = {"speed": speed, "compare": compare, "chunks": chunks}[args.cmd](args)
     out.update(host=platform.node(), machine=platform.machine(), when=time.strftime("%Y-%m-%d %H:%M:%S"))
     path = Path(args.out) / f"opal_{args.cmd}_{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

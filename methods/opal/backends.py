@@ -136,7 +136,7 @@ class TransformersBackend:
         folder, a ``.gguf`` file, or a hub id.
     device : str
         ``"auto"`` (GPU when torch sees one), ``"cpu"``, ``"cuda"``...
-    engine : {"shared-prefix", "generate", "llama.cpp"}
+    engine : {"shared-prefix", "lockstep", "generate", "llama.cpp"}
         How replies are sampled (see :meth:`complete`); ``"llama.cpp"`` runs the model's GGUF file in
         llama.cpp (:mod:`methods.opal.llamacpp`, installed by ``make llama``) and loads no torch weights.
     """
@@ -159,7 +159,7 @@ class TransformersBackend:
         self.tokenizer, self.model, self.device = load_causal_lm(model, device)
         self.vocab_size = self.model.config.vocab_size
         # Architectures the shared-prefix attention does not know fall back to transformers' generate.
-        self.engine = engine if engine != "shared-prefix" or supports(self.model) else "generate"
+        self.engine = engine if engine not in ("shared-prefix", "lockstep") or supports(self.model) else "generate"
 
     @property
     def model_id(self) -> str:
@@ -187,16 +187,19 @@ class TransformersBackend:
         """One reply per prompt; ``grammars`` (xgrammar EBNF, one per prompt) constrain what each may write.
 
         ``engine="shared-prefix"`` (default) computes each distinct prompt once and samples all its replies in
-        one lockstep batch (:mod:`methods.opal.engine`); ``"llama.cpp"`` does the same on llama.cpp;
-        ``"generate"`` is transformers' ``generate``, kept as the reference the speed benchmark compares against.
+        one batch, writing the tokens a grammar forces without a step of their own (:mod:`methods.opal.engine`);
+        ``"lockstep"`` is the same engine one token per sequence per step; ``"llama.cpp"`` does the same as
+        lockstep on llama.cpp; ``"generate"`` is transformers' ``generate``. The last three are kept as the
+        references the speed benchmark compares against.
         """
         texts = [self.render(p) for p in prompts]
         t0 = time.perf_counter()
-        if self.engine in ("shared-prefix", "llama.cpp"):
-            from methods.opal.engine import SharedPrefixEngine
+        if self.engine in ("shared-prefix", "lockstep", "llama.cpp"):
+            from methods.opal.engine import MAX_CHUNK, SharedPrefixEngine
 
             ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
-            engine = self._llama if self.engine == "llama.cpp" else SharedPrefixEngine(self.model, self.tokenizer)
+            engine = self._llama if self.engine == "llama.cpp" else SharedPrefixEngine(
+                self.model, self.tokenizer, max_chunk=1 if self.engine == "lockstep" else MAX_CHUNK)
             new, finished, stats = engine.generate(ids, max_new_tokens=max_new_tokens, temperature=temperature,
                                                    top_p=top_p, seed=seed, constraints=self._constraints(grammars))
             self.last_stats = stats

@@ -8,56 +8,32 @@ what the matrix units allow (methods/opal/README.md). Here:
 - each distinct prompt is run once (prefill at batch 1: no padding, prompt processing at matmul speed), and its
   keys/values are kept once per layer, shared by every sequence sampled from it;
 - each sequence's own tokens go into a preallocated buffer written in place: nothing is copied per step;
-- decoding is lockstep (one token per sequence per forward); attention over a shared prefix is one matmul of all
-  its sequences' queries against the prefix keys, so the prefix is read once per step, not once per sequence;
-- finished sequences are dropped from the batch once a quarter of it has finished (one copy of the buffers).
+- a decoding step samples one token per running sequence and feeds the new tokens of all of them to the model
+  in one forward, packed side by side (``[1, tokens]``, no padding); attention over a shared prefix is one
+  matmul of all its sequences' queries against the prefix keys, so the prefix is read once per step;
+- jump-forward: under a constraint that can say which tokens are forced (the grammar allows exactly one, e.g.
+  the rest of a column name), those are written at once and fed in the same forward as the sampled token, up
+  to ``max_chunk`` tokens per sequence and step; sampling is unchanged (a forced token is the only one a masked
+  step could draw), only the number of steps falls;
+- finished sequences feed nothing; they are dropped from the buffers once a quarter of the batch has finished.
 
 The model's own layers (projections, rotary embeddings, MLP, lm_head) run unchanged through its ``forward``;
 only the attention function (registered with transformers' ``AttentionInterface``) and the cache object differ.
 It works for models whose attention calls ``past_key_values.update(k, v, layer_idx)`` and the attention
 interface (Llama/SmolLM2, GPT-2, Gemma 3 without sliding-window layers); :func:`supports` says which.
-
-An optional :class:`Constraint` (a grammar per sequence, :mod:`methods.opal.grammar`) masks the logits before
-every sampled token, so each sequence can only write what the grammar allows.
 """
 
 from __future__ import annotations
 
 import contextvars
 import time
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from methods.opal.sampling import Constraint, Stats, group_prompts, sample_step
 
 ATTENTION = "opal_shared_prefix"
+MAX_CHUNK = 8  # tokens a sequence feeds per step at most (1 sampled + forced ones); see methods/opal/README.md
 _STATE: contextvars.ContextVar[_Decode | None] = contextvars.ContextVar("opal_engine", default=None)
-
-
-class Constraint(Protocol):
-    """What the engine needs of a constraint on a batch of sequences (see methods.opal.grammar)."""
-
-    def mask(self, logits: Any, rows: list[int], seqs: list[int]) -> None:
-        """Set to -inf, in place, the entries of ``logits[rows[j]]`` that sequence ``seqs[j]`` may not take."""
-
-    def accept(self, seq: int, token: int) -> bool:
-        """Advance sequence ``seq`` by ``token``; True when its constrained text is complete."""
-
-    # Optional: ``allowed(seqs)``, the ids (a LongTensor) of every token that any of ``seqs`` may take next; the
-    # engine then computes the output layer for those only.
-
-
-@dataclass
-class Stats:
-    """What one :meth:`SharedPrefixEngine.generate` call did and how long each part took."""
-
-    sequences: int = 0
-    distinct_prompts: int = 0
-    prefill_tokens: int = 0
-    prefill_seconds: float = 0.0
-    decode_tokens: int = 0  # tokens sampled for sequences still running (what a reply gets)
-    decode_steps: int = 0
-    decode_seconds: float = 0.0
-    mask_seconds: float = 0.0  # constraint masks and state updates (inside decode_seconds)
-    per_step_batch: list[int] = field(default_factory=list)
 
 
 def supports(model: Any) -> bool:
@@ -68,7 +44,8 @@ def supports(model: Any) -> bool:
 
 
 class _Decode:
-    """Per-layer prefix keys/values per prompt group, and the per-sequence suffix buffers (the "cache")."""
+    """Per-layer prefix keys/values per prompt group, the per-sequence suffix buffers (the "cache"), and where
+    this step's packed tokens go."""
 
     def __init__(self, prefixes: list[list[tuple[Any, Any]]], groups: list[tuple[int, int]], capacity: int):
         import torch
@@ -79,29 +56,58 @@ class _Decode:
         kv, _, d = prefixes[0][0][0].shape
         batch = groups[-1][1]
         dtype = prefixes[0][0][0].dtype
-        self.k = [torch.empty(batch, kv, capacity, d, dtype=dtype) for _ in range(n_layers)]
-        self.v = [torch.empty(batch, kv, capacity, d, dtype=dtype) for _ in range(n_layers)]
-        self.t = 0  # tokens already in the suffix buffers
+        # zeros, not empty: a row attends (with weight 0) to positions that only longer rows have written yet,
+        # and 0 x NaN from uninitialised memory would be NaN
+        self.k = [torch.zeros(batch, kv, capacity, d, dtype=dtype) for _ in range(n_layers)]
+        self.v = [torch.zeros(batch, kv, capacity, d, dtype=dtype) for _ in range(n_layers)]
+        self.lens = torch.zeros(batch, dtype=torch.long)  # tokens already in each row's suffix buffer
+
+    def plan(self, rows: list[int], counts: list[int]) -> tuple[Any, Any]:
+        """Lay out a step that feeds ``counts[j]`` tokens of batch row ``rows[j]`` (rows ascending), packed in
+        row order; return each token's row and its position in that row's suffix buffer."""
+        import torch
+
+        counts_t = torch.tensor(counts)
+        self.rows_of = torch.repeat_interleave(torch.tensor(rows), counts_t)  # [N] batch row of each token
+        starts = torch.cumsum(counts_t, 0) - counts_t
+        self.offs = torch.arange(len(self.rows_of)) - torch.repeat_interleave(starts, counts_t)  # within its chunk
+        self.pos = self.lens[self.rows_of] + self.offs
+        self.chunk = max(counts)
+        self.span = int((self.lens[rows] + counts_t).max())  # suffix positions any token may attend to
+        # own[b, j, s] is hidden when key position s comes after the j-th token fed by row b (causal)
+        limit = self.lens[:, None] + torch.arange(self.chunk)[None, :]
+        self.hidden = (torch.arange(self.span)[None, None, :] > limit[..., None])[:, None, :, None, :]
+        per_row = torch.zeros(len(self.lens), dtype=torch.long).index_add_(0, torch.tensor(rows), counts_t)
+        ends = torch.cumsum(per_row, 0).tolist()
+        self.token_ranges = [(ends[a - 1] if a else 0, ends[b - 1]) for a, b in self.groups]
+        return self.rows_of, self.pos
+
+    def advance(self, rows: list[int], counts: list[int]) -> None:
+        """The step's tokens are in the buffers: count them."""
+        import torch
+
+        self.lens[rows] += torch.tensor(counts)
 
     # The Cache interface the model's layers use.
     def update(self, key, value, layer_idx, *args, **kwargs):
-        t = self.t
-        self.k[layer_idx][:, :, t:t + 1] = key
-        self.v[layer_idx][:, :, t:t + 1] = value
-        return self.k[layer_idx][:, :, :t + 1], self.v[layer_idx][:, :, :t + 1]
+        self.k[layer_idx][self.rows_of, :, self.pos] = key[0].transpose(0, 1)  # [N, kv, d] into row, position
+        self.v[layer_idx][self.rows_of, :, self.pos] = value[0].transpose(0, 1)
+        return key, value
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
-        return self.t
+        return int(self.lens.max())
 
     def keep(self, rows: Any, groups: list[tuple[int, int]]) -> None:
         """Drop finished sequences: keep ``rows`` (sorted, grouped as before) with their new group ranges."""
         self.k = [k.index_select(0, rows) for k in self.k]
         self.v = [v.index_select(0, rows) for v in self.v]
+        self.lens = self.lens.index_select(0, rows)
         self.groups = groups
 
 
 def _attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Causal attention for a prefill; for a decoding step, attention over [shared prefix | own suffix]."""
+    """Causal attention for a prefill; for a decoding step, each packed token attends to its prompt's shared
+    prefix and to its own sequence's buffer up to itself."""
     import torch
     import torch.nn.functional as F
 
@@ -111,24 +117,35 @@ def _attention(module, query, key, value, attention_mask, scaling=None, dropout=
         out = F.scaled_dot_product_attention(query, key, value, is_causal=query.shape[2] > 1, scale=scale,
                                              enable_gqa=key.shape[1] != query.shape[1])
         return out.transpose(1, 2).contiguous(), None
-    batch, heads, _, d = query.shape
-    kv = key.shape[1]
-    grp = heads // kv
-    q = query.reshape(batch, kv, grp, d)
-    own = torch.matmul(q, key.transpose(-1, -2)).mul_(scale)  # [B, kv, grp, t]
-    outs = []
-    for g, (a, b) in enumerate(state.groups):
+    _, heads, n, d = query.shape
+    buf_k, buf_v = state.k[module.layer_idx][:, :, :state.span], state.v[module.layer_idx][:, :, :state.span]
+    batch, kv, span = buf_k.shape[0], buf_k.shape[1], buf_k.shape[2]
+    grp, chunk, rows, offs = heads // kv, state.chunk, state.rows_of, state.offs
+    q = query[0].transpose(0, 1).reshape(n, kv, grp, d)  # packed tokens
+    # Own part: the tokens laid out per row ([B, kv, chunk x grp, d], zeros where a row fed fewer) against the
+    # row's buffer, so a row's keys are read once for all its tokens.
+    padded = q.new_zeros(batch, chunk, kv, grp, d)
+    padded[rows, offs] = q
+    own = torch.matmul(padded.permute(0, 2, 1, 3, 4).reshape(batch, kv, chunk * grp, d), buf_k.transpose(-1, -2))
+    own = own.mul_(scale).view(batch, kv, chunk, grp, span).masked_fill_(state.hidden, float("-inf"))
+    own = own[rows, :, offs]  # [N, kv, grp, span]
+    outs, p_own = [], []
+    for g, (a, b) in enumerate(state.token_ranges):
+        if a == b:
+            continue
         pk, pv = state.prefixes[g][module.layer_idx]  # [kv, P, d]
-        n, plen = b - a, pk.shape[1]
-        qg = q[a:b].permute(1, 0, 2, 3).reshape(kv, n * grp, d)
-        shared = torch.matmul(qg, pk.transpose(-1, -2)).mul_(scale)  # prefix read once for all n sequences
-        shared = shared.view(kv, n, grp, plen).permute(1, 0, 2, 3)
-        p = torch.cat([shared, own[a:b]], dim=-1).softmax(dim=-1)
-        p_shared = p[..., :plen].permute(1, 0, 2, 3).reshape(kv, n * grp, plen)
-        o = torch.matmul(p_shared, pv).view(kv, n, grp, d).permute(1, 0, 2, 3)
-        outs.append(o + torch.matmul(p[..., plen:], value[a:b]))
-    out = torch.cat(outs).reshape(batch, heads, d)
-    return out.unsqueeze(1), None  # [B, q_len=1, heads, d], as the model expects
+        m, plen = b - a, pk.shape[1]
+        qg = q[a:b].permute(1, 0, 2, 3).reshape(kv, m * grp, d)
+        shared = torch.matmul(qg, pk.transpose(-1, -2)).mul_(scale)  # prefix read once for all its tokens
+        p = torch.cat([shared.view(kv, m, grp, plen).permute(1, 0, 2, 3), own[a:b]], dim=-1).softmax(dim=-1)
+        o = torch.matmul(p[..., :plen].permute(1, 0, 2, 3).reshape(kv, m * grp, plen), pv)
+        outs.append(o.view(kv, m, grp, d).permute(1, 0, 2, 3))
+        p_own.append(p[..., plen:])
+    weights = q.new_zeros(batch, kv, chunk, grp, span)
+    weights[rows, :, offs] = torch.cat(p_own)
+    o_own = torch.matmul(weights.view(batch, kv, chunk * grp, span), buf_v).view(batch, kv, chunk, grp, d)
+    out = torch.cat(outs) + o_own[rows, :, offs]  # [N, kv, grp, d]
+    return out.reshape(1, n, heads, d), None  # [1, q_len, heads, d], as the model expects
 
 
 _registered = False
@@ -150,14 +167,19 @@ class SharedPrefixEngine:
     ----------
     model, tokenizer : a loaded causal LM (eval mode) and its tokenizer.
     compact_below : float
-        Drop finished sequences from the batch when the running ones fall below this share of it.
+        Drop finished sequences from the buffers when the running ones fall below this share of them.
+    max_chunk : int
+        Tokens a sequence may feed in one step: its sampled token and up to ``max_chunk - 1`` forced ones
+        (1: plain lockstep decoding, one token per sequence per step).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, compact_below: float = 0.75):
+    def __init__(self, model: Any, tokenizer: Any, compact_below: float = 0.75, max_chunk: int = MAX_CHUNK):
         if not supports(model):
             raise ValueError(f"the shared-prefix engine does not support model type {model.config.model_type!r}")
+        if max_chunk < 1:
+            raise ValueError(f"max_chunk must be at least 1, got {max_chunk}")
         _register()
-        self.model, self.tokenizer, self.compact_below = model, tokenizer, compact_below
+        self.model, self.tokenizer, self.compact_below, self.max_chunk = model, tokenizer, compact_below, max_chunk
         self.device = next(model.parameters()).device
         eos = tokenizer.eos_token_id
         self.stop_ids = {eos} if isinstance(eos, int) else set(eos or [])
@@ -209,125 +231,87 @@ class SharedPrefixEngine:
                 gen, constraints, ignore_eos, stats):
         import torch
 
-        n = len(order)
         rows = list(order)  # batch row -> original sequence index
         group_of = [g for g, (a, b) in enumerate(groups) for _ in range(a, b)]
         state = _Decode(prefixes, list(groups), max(1, max_new_tokens))
-        logits = torch.stack([first_logits[g] for g in group_of]).float()
-        positions = torch.tensor([prefix_lens[g] for g in group_of], device=self.device)
-        out: list[list[int]] = [[] for _ in range(n)]
-        finished = [False] * n
-        running = list(range(n))  # batch rows still sampling
+        logits = torch.stack([first_logits[g] for g in group_of]).float()  # one row per running batch row
+        start = torch.tensor([prefix_lens[g] for g in group_of], device=self.device)  # first new position
+        out: list[list[int]] = [[] for _ in rows]
+        finished = [False] * len(rows)
+        running = list(range(len(rows)))  # batch rows still sampling, ascending
         stop_ids = set() if ignore_eos else self.stop_ids
+        forced = getattr(constraints, "forced", None) if self.max_chunk > 1 else None
         t0 = time.perf_counter()
-        for step in range(max_new_tokens):
-            tokens, running = sample_step(logits, running, rows, temperature, top_p, gen, constraints, stop_ids,
-                                          out, finished, stats)
-            if not running or step == max_new_tokens - 1:
+        while running:
+            seqs = [rows[r] for r in running]
+            tokens, still = sample_step(logits, list(range(len(running))), seqs, temperature, top_p, gen,
+                                        constraints, stop_ids, out, finished, stats)
+            tokens = tokens.tolist()
+            feed: dict[int, list[int]] = {}  # batch row -> the tokens it feeds this step
+            for j in still:
+                r, i = running[j], seqs[j]
+                chunk = [tokens[j]]
+                room = max_new_tokens - len(out[i])
+                if forced is not None and room > 0:
+                    tm = time.perf_counter()
+                    extra, done = forced(i, min(self.max_chunk - 1, room))
+                    stats.mask_seconds += time.perf_counter() - tm
+                    out[i] += extra
+                    stats.forced_tokens += len(extra)
+                    stats.decode_tokens += len(extra)
+                    if done:
+                        finished[i] = True
+                        continue
+                    chunk += extra
+                if len(out[i]) < max_new_tokens:  # else it is cut here: its last tokens need no forward
+                    feed[r] = chunk
+            if not feed:
                 break
+            running = sorted(feed)
             if len(running) < self.compact_below * len(rows):
                 keep = torch.tensor(running, device=self.device)
-                new_groups, start = [], 0
+                new_groups, begin = [], 0
                 for a, b in state.groups:
                     cnt = sum(1 for r in running if a <= r < b)
-                    new_groups.append((start, start + cnt))
-                    start += cnt
+                    new_groups.append((begin, begin + cnt))
+                    begin += cnt
                 live = [g for g, (a, b) in enumerate(new_groups) if b > a]
                 state.prefixes = [state.prefixes[g] for g in live]
                 state.keep(keep, [new_groups[g] for g in live])
-                rows = [rows[r] for r in running]
-                tokens, positions = tokens[keep], positions[keep]
+                rows, start = [rows[r] for r in running], start[keep]
+                feed = {new: feed[old] for new, old in enumerate(running)}
                 running = list(range(len(rows)))
-            state.t = step  # the token sampled at this step is written at suffix position `step`
-            reset = _STATE.set(state)
-            try:
-                logits = self._forward(tokens.view(-1, 1), (positions + step).view(-1, 1), state, constraints,
-                                       [rows[r] for r in running])
-            finally:
-                _STATE.reset(reset)
+            logits = self._step(state, running, [feed[r] for r in running], start, constraints,
+                                [rows[r] for r in running])
             stats.decode_steps += 1
         stats.decode_seconds = time.perf_counter() - t0
         return out, finished
 
-    def _forward(self, tokens, positions, state, constraints, seqs):
-        """The next logits of every batch row. Under a constraint that can say which tokens any running sequence
-        may take next, the output layer (576 x 49,152 for SmolLM2: a fifth of a step's FLOPs) is computed for
-        those tokens only; the others are left at 0, and the constraint's mask sets them to -inf for every
-        running sequence, so sampling is unchanged."""
+    def _step(self, state: _Decode, running: list[int], chunks: list[list[int]], start, constraints, seqs):
+        """Feed each running row's chunk (packed, one forward); the next logits of each running row.
+
+        Under a constraint that can say which tokens any running sequence may take next, the output layer
+        (576 x 49,152 for SmolLM2: a fifth of a token's FLOPs) is computed for those tokens only; the others are
+        left at 0, and the constraint's mask sets them to -inf for every running sequence, so sampling is
+        unchanged."""
         import torch
 
+        counts = [len(c) for c in chunks]
+        rows_of, pos = state.plan(running, counts)
+        tokens = torch.tensor([t for c in chunks for t in c], device=self.device).view(1, -1)
+        reset = _STATE.set(state)
+        try:
+            hidden = self.model.base_model(input_ids=tokens, position_ids=(start[rows_of] + pos).view(1, -1),
+                                           past_key_values=state, use_cache=True).last_hidden_state[0]
+        finally:
+            _STATE.reset(reset)
+        state.advance(running, counts)
+        hidden = hidden[torch.tensor(counts).cumsum(0) - 1]  # each row's last token
         allowed = getattr(constraints, "allowed", None)
         ids = None if allowed is None else allowed(seqs)
-        kw = dict(input_ids=tokens, position_ids=positions, past_key_values=state, use_cache=True)
         if ids is None:
-            return self.model(**kw).logits[:, -1].float()
-        hidden = self.model.base_model(**kw).last_hidden_state[:, -1]
+            return self.model.get_output_embeddings()(hidden).float()
         weight = self.model.get_output_embeddings().weight
         logits = torch.zeros(hidden.shape[0], weight.shape[0], dtype=torch.float32, device=hidden.device)
         logits[:, ids] = (hidden @ weight[ids].T).float()
         return logits
-
-
-def group_prompts(prompts: list[list[int]]) -> tuple[list[int], list[list[int]], list[tuple[int, int]]]:
-    """Identical prompts side by side: the batch order (row -> prompt index), the distinct prompts, and the rows
-    ``groups[g] = (a, b)`` sampled from distinct prompt ``g``."""
-    order = sorted(range(len(prompts)), key=lambda i: (tuple(prompts[i]), i))
-    distinct: list[list[int]] = []
-    groups: list[tuple[int, int]] = []
-    for pos, i in enumerate(order):
-        if not distinct or prompts[i] != distinct[-1]:
-            distinct.append(prompts[i])
-            groups.append((pos, pos + 1))
-        else:
-            groups[-1] = (groups[-1][0], pos + 1)
-    return order, distinct, groups
-
-
-def sample_step(logits, running: list[int], rows: list[int], temperature: float, top_p: float, gen,
-                constraints: Constraint | None, stop_ids: set[int], out: list[list[int]], finished: list[bool],
-                stats: Stats):
-    """One lockstep step: mask ``logits`` (one row per batch row), sample a token per row, append it to the
-    running sequences (``rows[r]``: the sequence of batch row ``r``); return the tokens and the rows still running."""
-    tm = time.perf_counter()
-    if constraints is not None:
-        constraints.mask(logits, running, [rows[r] for r in running])
-    stats.mask_seconds += time.perf_counter() - tm
-    tokens = _sample(logits, temperature, top_p, gen)
-    tok_list = tokens.tolist()
-    still = []
-    tm = time.perf_counter()
-    for r in running:
-        i, t = rows[r], tok_list[r]
-        out[i].append(t)
-        done = t in stop_ids
-        if constraints is not None and not done:
-            done = constraints.accept(i, t)
-        if done:
-            finished[i] = True
-        else:
-            still.append(r)
-    stats.mask_seconds += time.perf_counter() - tm
-    stats.decode_tokens += len(running)
-    stats.per_step_batch.append(len(running))
-    return tokens, still
-
-
-def _sample(logits, temperature: float, top_p: float, gen) -> Any:
-    """One token per row: greedy at temperature 0, else softmax sampling (nucleus when top_p < 1)."""
-    import torch
-
-    if temperature <= 0:
-        return logits.argmax(dim=-1)
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, idx = probs.sort(dim=-1, descending=True)
-        drop = sorted_p.cumsum(dim=-1) - sorted_p > top_p
-        sorted_p[drop] = 0.0
-        probs = torch.zeros_like(probs).scatter_(-1, idx, sorted_p)
-    # Inverse-CDF sampling: one uniform draw per row. torch.multinomial draws an exponential per vocabulary entry
-    # (49,152 a row): 92 ms a step at batch 64, 12 % of the decoding time on one core.
-    # u < the row's total (the factor keeps float rounding from reaching it), so the first entry whose cumulative
-    # sum exceeds u has a probability above zero: a masked token is never drawn.
-    cdf = probs.cumsum(dim=-1)
-    u = torch.rand(cdf.shape[0], 1, generator=gen, device=cdf.device, dtype=cdf.dtype) * (1 - 2**-20)
-    return torch.searchsorted(cdf, u * cdf[:, -1:], right=True).view(-1)

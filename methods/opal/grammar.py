@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+
+import numpy as np
 from typing import Any, Mapping
 
 from methods.opal.parse import GROUP, LABEL, Column, Schema, csv_field
@@ -103,6 +105,11 @@ class GrammarConstraints:
         self.matchers = [xgr.GrammarMatcher(_compile(tokenizer, vocab_size, g)) for g in grammars]
         self.bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
         self._scratch = xgr.allocate_token_bitmask(len(grammars), vocab_size)  # for allowed()
+        self._one = xgr.allocate_token_bitmask(1, vocab_size)  # for forced()
+        # forced() reads the words of one row; bits past the vocabulary (the last word's tail) are not tokens
+        self._valid = np.full(self._one.shape[1], -1, dtype=np.int32)
+        if vocab_size % 32:
+            self._valid[-1] = (1 << vocab_size % 32) - 1
 
     def mask(self, logits: Any, rows: list[int], seqs: list[int]) -> None:
         for r, s in zip(rows, seqs):
@@ -128,3 +135,21 @@ class GrammarConstraints:
         if not m.accept_token(token):
             raise RuntimeError(f"grammar refused token {token} that its own mask allowed")
         return m.is_terminated()
+
+    def forced(self, seq: int, limit: int) -> tuple[list[int], bool]:
+        """The tokens (at most ``limit``) sequence ``seq`` must write next, each the only one its grammar allows,
+        accepted; and whether its text is then complete. Exactly what masked sampling would draw, one per step."""
+        m, row, tokens = self.matchers[seq], self._one[0], []
+        while len(tokens) < limit and not m.is_terminated():
+            m.fill_next_token_bitmask(self._one, 0)
+            words = row.numpy() & self._valid
+            nonzero = words.nonzero()[0]
+            if len(nonzero) != 1:
+                break
+            word = int(words[nonzero[0]]) & 0xFFFFFFFF
+            if word & (word - 1):  # more than one bit: a choice
+                break
+            token = int(nonzero[0]) * 32 + word.bit_length() - 1
+            self.accept(seq, token)
+            tokens.append(token)
+        return tokens, m.is_terminated()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from methods.opal.engine import Constraint, Stats, group_prompts, sample_step
+from methods.opal.sampling import Constraint, Stats, group_prompts, sample_step
 
 CTX_ALIGN = 256  # llama.cpp pads each stream's context to this
 _SILENT: Any = None  # the log callback given to llama.cpp

@@ -26,7 +26,7 @@ from methods.opal.grammar import ebnf, order_of
 from methods.opal.parse import GROUP, LABEL, Schema
 from methods.opal.prompt import (conditioning_order, conditioning_prefix, in_context_messages, plain_name,
                                  window_rows)
-from methods.opal.report import rejections, summary
+from methods.opal.report import ENGINE_TIMES, rejections, summary
 
 
 class Opal(GenerativeOversampler):
@@ -64,11 +64,12 @@ class Opal(GenerativeOversampler):
     serialization : {"sentence", "compact"}
         ``"sentence"``: the paper's ``feature is value, ...``; ``"compact"``: a header line once, then values
         only (in-context mode; about half the tokens per record).
-    engine : {"shared-prefix", "generate", "llama.cpp"}
-        transformers backend: sample the replies to one prompt as one batch over a prompt computed once
-        (:mod:`methods.opal.engine`), the same on llama.cpp with the GGUF's quantized weights
-        (:mod:`methods.opal.llamacpp`; in-context mode; ``make llama`` builds it), or transformers' ``generate``
-        (the reference).
+    engine : {"shared-prefix", "lockstep", "generate", "llama.cpp"}
+        transformers backend: sample the replies to one prompt as one batch over a prompt computed once,
+        the tokens a grammar forces written without a step of their own (:mod:`methods.opal.engine`); the
+        same engine one token per step (``"lockstep"``); lockstep on llama.cpp with the GGUF's quantized
+        weights (:mod:`methods.opal.llamacpp`; in-context mode; ``make llama`` builds it); or transformers'
+        ``generate``. The last three are references for the speed benchmark.
     samples_per_window : int, optional
         In-context replies drawn per prompt (window); default 32 on the transformers backend, 1 on openai.
     finetune : {"none", "lora", "full"}
@@ -372,11 +373,8 @@ class Opal(GenerativeOversampler):
                                          max_new_tokens=self._new_tokens, seed=seed, grammars=grammars)
             stats = getattr(self._llm, "last_stats", None)
             if stats is not None:  # where the LLM time went (the speed benchmark reads these)
-                self._stats["prefill_tokens"] += stats.prefill_tokens
-                self._stats["decode_tokens"] += stats.decode_tokens
-                self._stats["prefill_seconds"] += stats.prefill_seconds
-                self._stats["decode_seconds"] += stats.decode_seconds
-                self._stats["mask_seconds"] += stats.mask_seconds
+                for key in ENGINE_TIMES:
+                    self._stats[key] += getattr(stats, key)
             self._cache.put(request, [asdict(r) for r in replies])
         for r in replies:
             self._stats["calls"] += 1

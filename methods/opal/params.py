@@ -15,7 +15,7 @@ from methods.opal.finetune import MODES
 from methods.opal.grammar import SERIALIZATIONS
 
 WINDOW_MODES = ("cell", "balanced")
-ENGINES = ("shared-prefix", "generate", "llama.cpp")
+ENGINES = ("shared-prefix", "lockstep", "generate", "llama.cpp")
 
 
 def records_per_call(m: Any) -> int:

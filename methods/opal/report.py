@@ -9,7 +9,8 @@ VALIDATION_ONLY = ("out_of_range", "other_cell", "copy")  # rejections of record
 
 COUNTS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "rows_generated", "rows_accepted",
           "rows_surplus", "copies", "extra_text_lines")
-ENGINE_TIMES = ("prefill_tokens", "decode_tokens", "prefill_seconds", "decode_seconds", "mask_seconds")
+ENGINE_TIMES = ("prefill_tokens", "decode_tokens", "forced_tokens", "decode_steps", "prefill_seconds",
+                "decode_seconds", "mask_seconds")  # from a local engine's Stats
 
 
 def rejections(stats: Counter) -> dict[str, int]:
