@@ -38,13 +38,16 @@ def _greedy_reference(tok, lm, ids: list[int], n: int) -> list[int]:
     return out[0, len(ids):].tolist()
 
 
-def test_engine_matches_generate_token_for_token(tiny):
+@pytest.mark.parametrize("max_cache_gb", [2.0, 25e3 / 2**30])  # the second holds two sequences (12 KB each)
+def test_engine_matches_generate_token_for_token(tiny, max_cache_gb):
     tok, lm = tiny
     a = tok("age is 42, sex is female,", add_special_tokens=False)["input_ids"]
     b = tok("Generate new records that are not copies", add_special_tokens=False)["input_ids"]
-    prompts = [a, b, a, a, b]  # shared prefixes, interleaved
-    out, finished, stats = SharedPrefixEngine(lm, tok).generate(prompts, max_new_tokens=12, temperature=0,
-                                                                ignore_eos=True)
+    prompts = [a, b, a, a, b]  # shared prefixes, interleaved (and split across batches under the small cap)
+    engine = SharedPrefixEngine(lm, tok, max_cache_gb=max_cache_gb)
+    first = next(lm.parameters())
+    assert len(engine._batches([(first.new_zeros(4, 1, 16),) * 2] * 2, 5, 12)) == (1 if max_cache_gb > 1 else 3)
+    out, finished, stats = engine.generate(prompts, max_new_tokens=12, temperature=0, ignore_eos=True)
     assert stats.distinct_prompts == 2 and stats.prefill_tokens == len(a) + len(b)
     assert not any(finished)  # stop tokens ignored: every sequence ran to the limit
     for p, o in zip(prompts, out):

@@ -99,8 +99,9 @@ class _Decode:
 
     def keep(self, rows: Any, groups: list[tuple[int, int]]) -> None:
         """Drop finished sequences: keep ``rows`` (sorted, grouped as before) with their new group ranges."""
-        self.k = [k.index_select(0, rows) for k in self.k]
-        self.v = [v.index_select(0, rows) for v in self.v]
+        for layer in range(len(self.k)):  # one layer at a time: never two copies of the whole cache
+            self.k[layer] = self.k[layer].index_select(0, rows)
+            self.v[layer] = self.v[layer].index_select(0, rows)
         self.lens = self.lens.index_select(0, rows)
         self.groups = groups
 
@@ -171,15 +172,20 @@ class SharedPrefixEngine:
     max_chunk : int
         Tokens a sequence may feed in one step: its sampled token and up to ``max_chunk - 1`` forced ones
         (1: plain lockstep decoding, one token per sequence per step).
+    max_cache_gb : float
+        The most the sequences' own keys and values may take (GiB): more sequences than fit are decoded in
+        several batches, one after the other.
     """
 
-    def __init__(self, model: Any, tokenizer: Any, compact_below: float = 0.75, max_chunk: int = MAX_CHUNK):
+    def __init__(self, model: Any, tokenizer: Any, compact_below: float = 0.75, max_chunk: int = MAX_CHUNK,
+                 max_cache_gb: float = 2.0):
         if not supports(model):
             raise ValueError(f"the shared-prefix engine does not support model type {model.config.model_type!r}")
         if max_chunk < 1:
             raise ValueError(f"max_chunk must be at least 1, got {max_chunk}")
         _register()
         self.model, self.tokenizer, self.compact_below, self.max_chunk = model, tokenizer, compact_below, max_chunk
+        self.max_cache_gb = max_cache_gb
         self.device = next(model.parameters()).device
         eos = tokenizer.eos_token_id
         self.stop_ids = {eos} if isinstance(eos, int) else set(eos or [])
@@ -211,11 +217,29 @@ class SharedPrefixEngine:
                     first_logits.append(logits)
                 stats.prefill_tokens = sum(len(p) for p in distinct)
                 stats.prefill_seconds = time.perf_counter() - t0
-                out = self._decode(prefixes, groups, first_logits, [len(p) for p in distinct], order,
-                                   max_new_tokens, temperature, top_p, gen, constraints, ignore_eos, stats)
+                out: list[list[int]] = [[] for _ in prompts]
+                finished = [False] * len(prompts)
+                t0 = time.perf_counter()
+                for lo, hi in self._batches(prefixes[0], len(order), max_new_tokens):
+                    live = [g for g, (a, b) in enumerate(groups) if a < hi and b > lo]
+                    self._decode([prefixes[g] for g in live], [(max(a, lo) - lo, min(b, hi) - lo) for a, b in
+                                 (groups[g] for g in live)], [first_logits[g] for g in live],
+                                 [len(distinct[g]) for g in live], order[lo:hi], max_new_tokens, temperature, top_p,
+                                 gen, constraints, ignore_eos, stats, out, finished)
+                stats.decode_seconds = time.perf_counter() - t0
         finally:
             self.model.config._attn_implementation = saved_attn
-        return out[0], out[1], stats
+        return out, finished, stats
+
+    def _batches(self, prefix, n: int, max_new_tokens: int) -> list[tuple[int, int]]:
+        """Row ranges decoded one after the other so that the suffix buffers stay under ``max_cache_gb``: on
+        climate-model-simulation-crashes (289 tokens a record) 128 sequences of two records would need 3.8 GB,
+        which a worker capped at 8 GB of address space could not hold."""
+        layers, (kv, _, d) = len(prefix), prefix[0][0].shape
+        per_row = layers * 2 * kv * d * max(1, max_new_tokens) * prefix[0][0].element_size()
+        size = max(1, min(n, int(self.max_cache_gb * 2**30 // per_row)))
+        size = -(-n // -(-n // size))  # as many batches as needed, of even sizes
+        return [(lo, min(n, lo + size)) for lo in range(0, n, size)]
 
     def _prefill(self, ids: list[int]):
         import torch
@@ -228,7 +252,8 @@ class SharedPrefixEngine:
         return layers, logits
 
     def _decode(self, prefixes, groups, first_logits, prefix_lens, order, max_new_tokens, temperature, top_p,
-                gen, constraints, ignore_eos, stats):
+                gen, constraints, ignore_eos, stats, out, finished):
+        """Sample the sequences ``order`` (batch row -> sequence index) into ``out`` and ``finished``."""
         import torch
 
         rows = list(order)  # batch row -> original sequence index
@@ -236,12 +261,9 @@ class SharedPrefixEngine:
         state = _Decode(prefixes, list(groups), max(1, max_new_tokens))
         logits = torch.stack([first_logits[g] for g in group_of]).float()  # one row per running batch row
         start = torch.tensor([prefix_lens[g] for g in group_of], device=self.device)  # first new position
-        out: list[list[int]] = [[] for _ in rows]
-        finished = [False] * len(rows)
         running = list(range(len(rows)))  # batch rows still sampling, ascending
         stop_ids = set() if ignore_eos else self.stop_ids
         forced = getattr(constraints, "forced", None) if self.max_chunk > 1 else None
-        t0 = time.perf_counter()
         while running:
             seqs = [rows[r] for r in running]
             tokens, still = sample_step(logits, list(range(len(running))), seqs, temperature, top_p, gen,
@@ -284,8 +306,6 @@ class SharedPrefixEngine:
             logits = self._step(state, running, [feed[r] for r in running], start, constraints,
                                 [rows[r] for r in running])
             stats.decode_steps += 1
-        stats.decode_seconds = time.perf_counter() - t0
-        return out, finished
 
     def _step(self, state: _Decode, running: list[int], chunks: list[list[int]], start, constraints, seqs):
         """Feed each running row's chunk (packed, one forward); the next logits of each running row.
