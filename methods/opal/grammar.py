@@ -15,9 +15,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+from typing import Any, Mapping
 
 import numpy as np
-from typing import Any, Mapping
 
 from methods.opal.parse import GROUP, LABEL, Column, Schema, csv_field
 

@@ -26,7 +26,7 @@ from methods.opal.grammar import ebnf, order_of
 from methods.opal.parse import GROUP, LABEL, Schema
 from methods.opal.prompt import (conditioning_order, conditioning_prefix, in_context_messages, plain_name,
                                  window_rows)
-from methods.opal.report import ENGINE_TIMES, rejections, summary
+from methods.opal.report import ENGINE_STATS, rejections, summary
 
 
 class Opal(GenerativeOversampler):
@@ -373,7 +373,7 @@ class Opal(GenerativeOversampler):
                                          max_new_tokens=self._new_tokens, seed=seed, grammars=grammars)
             stats = getattr(self._llm, "last_stats", None)
             if stats is not None:  # where the LLM time went (the speed benchmark reads these)
-                for key in ENGINE_TIMES:
+                for key in ENGINE_STATS:
                     self._stats[key] += getattr(stats, key)
             self._cache.put(request, [asdict(r) for r in replies])
         for r in replies:

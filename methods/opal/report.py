@@ -9,7 +9,7 @@ VALIDATION_ONLY = ("out_of_range", "other_cell", "copy")  # rejections of record
 
 COUNTS = ("calls", "cached_calls", "prompt_tokens", "completion_tokens", "rows_generated", "rows_accepted",
           "rows_surplus", "copies", "extra_text_lines")
-ENGINE_TIMES = ("prefill_tokens", "decode_tokens", "forced_tokens", "decode_steps", "prefill_seconds",
+ENGINE_STATS = ("prefill_tokens", "decode_tokens", "forced_tokens", "decode_steps", "prefill_seconds",
                 "decode_seconds", "mask_seconds")  # from a local engine's Stats
 
 
@@ -28,7 +28,7 @@ def summary(stats: Counter) -> dict[str, Any]:
         "llm_seconds": float(stats["llm_seconds"]),
         # replies read from the reply cache (and a fine-tune they spared): what they took when they were made
         "replayed_seconds": float(stats["replayed_seconds"]),
-        **{k: float(stats[k]) for k in ENGINE_TIMES if k in stats},
+        **{k: float(stats[k]) for k in ENGINE_STATS if k in stats},
         "rows_rejected": int(sum(rejected.values())),
         **{f"rejected.{k}": v for k, v in rejected.items()},
         "parse_rate": (generated - sum(v for k, v in rejected.items() if k not in VALIDATION_ONLY)) / generated
