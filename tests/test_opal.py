@@ -238,3 +238,40 @@ def test_local_default_budget_allows_eight_times_the_records(scripted):
     scripted(["no records today"] * 100)
     with pytest.raises(RuntimeError, match=r"budget max_calls=42 spent"):  # openai: ceil(4 x 8 / 1) + 10
         Opal(backend="openai", k=1, measure_quality=False, cache=False, random_state=0).fit_resample(X, y)
+
+
+def test_micro_batches_keep_order_and_bound_padded_tokens():
+    from methods.opal.finetune import micro_batches
+
+    batch = [[1] * 3, [2] * 5, [3] * 2, [4] * 9, [5] * 1]
+    parts = micro_batches(batch, max_tokens=10)
+    assert [s for part in parts for s in part] == batch  # every record, in order
+    assert parts == [[[1] * 3, [2] * 5], [[3] * 2], [[4] * 9], [[5] * 1]]
+    assert micro_batches(batch, max_tokens=4)[3] == [[4] * 9]  # a record longer than the budget goes alone
+    assert micro_batches(batch, max_tokens=10_000) == [batch]
+
+
+def test_training_in_parts_gives_the_gradient_of_whole_batches(monkeypatch):
+    """Splitting a batch of long records to bound memory sums the parts' gradients into the batch's own."""
+    import torch
+
+    import methods.opal.finetune as ft
+
+    backend = TransformersBackend("tiny-test", device="cpu")
+    model, tok = backend.model, backend.tokenizer
+    model.train()
+    for module in model.modules():  # the test model's dropout would draw other masks for other shapes
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    batch = [tok(f"sick is 1, age is {20 + 3 * i}, bmi is {18 + i}.{i}5" + ", x" * i)["input_ids"] + [0]
+             for i in range(5)]  # of different lengths: the parts are padded differently
+    grads, losses = [], []
+    for budget in (10_000, 40):  # the whole batch at once; about one record a part
+        monkeypatch.setattr(ft, "MICRO_TOKENS", budget)
+        assert len(ft.micro_batches(batch, budget)) == (1 if budget > 1000 else len(batch))
+        model.zero_grad()
+        losses.append(ft.backward(model, batch, 0, "cpu", torch))
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(*grads))
+    assert max(g.abs().max().item() for g in grads[0]) > 1e-3  # gradients that mean something
