@@ -286,5 +286,44 @@ def show(
     out.print(cells[[c for c in cols if c in cells.columns]].to_string(index=False, float_format="%.3f"))
 
 
+@app.command("export")
+def export_(
+    out: Annotated[Path, typer.Argument(metavar="OUT", help="The JSON-lines file to write.")],
+    results: ResultsOpt = DEFAULT_PATH,
+    suite: Annotated[Optional[str], typer.Option(help="Only this suite's cells.")] = None,
+) -> None:
+    """Write the store's rows as JSON lines (one cell a line, as stored): a text copy of a sweep to keep, commit
+    or carry to another machine; `bench merge` reads it back."""
+    from bench.store import ResultsStore, StoreError, export_rows
+
+    try:
+        store = ResultsStore(results, readonly=True)
+        n = export_rows(store.rows(suite), out)
+    except (StoreError, OSError) as e:
+        _fail(str(e))
+        return
+    console.print(f"wrote {n} cells to {out}")
+
+
+@app.command()
+def merge(
+    sources: Annotated[list[Path], typer.Argument(metavar="SOURCE...", help="Results stores or `bench export` files.")],
+    results: ResultsOpt = DEFAULT_PATH,
+) -> None:
+    """Merge cells from other stores or exports into the store: new cells are added, a successful cell replaces a
+    failed one, and a cell already recorded is kept. Every source is read and checked before anything is written.
+    A sweep resumed after a merge skips the merged cells."""
+    from bench.store import ResultsStore, StoreError, read_rows
+
+    try:
+        rows = [row for source in sources for row in read_rows(source)]
+        counts = ResultsStore(results).merge(rows)
+    except StoreError as e:
+        _fail(str(e))
+        return
+    console.print(f"{results}: {counts['added']} cells added, {counts['replaced']} failed cells replaced, "
+                  f"{counts['kept']} kept as recorded")
+
+
 if __name__ == "__main__":
     app()

@@ -2,6 +2,10 @@
 
 Each cell is committed on its own as it finishes, so a Ctrl-C or a kill loses at most the cells still running;
 SQLite's journal guarantees that a half-written row is never read back.
+
+A store's rows can be exported as JSON lines (one row a line, exactly as stored) and merged into another store,
+so a sweep can be carried between machines, or split across them and put back together (`bench export`,
+`bench merge`).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import json
 import socket
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
@@ -47,7 +51,8 @@ CREATE INDEX IF NOT EXISTS cells_suite ON cells(suite);
 """
 
 
-_COLUMNS = {line.split()[0] for line in _SCHEMA.splitlines() if line.startswith("    ")}
+_ORDER = [line.split()[0] for line in _SCHEMA.splitlines() if line.startswith("    ")]
+_COLUMNS = set(_ORDER)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -169,5 +174,76 @@ class ResultsStore:
         metrics = pd.DataFrame([json.loads(m) for m in df.pop("metrics")], index=df.index)
         return pd.concat([df, metrics], axis=1)
 
+    def rows(self, suite: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every row as stored (metrics as their JSON text), oldest first: what `export_rows` writes."""
+        q, args = f"SELECT {', '.join(_ORDER)} FROM cells", ()
+        if suite:
+            q, args = q + " WHERE suite = ?", (suite,)
+        for values in self.db.execute(q + " ORDER BY finished_at, key", args):
+            yield dict(zip(_ORDER, values))
+
+    def merge(self, rows: Iterable[dict[str, Any]]) -> dict[str, int]:
+        """Add rows from another store or an export, in one transaction: a key not here is added; a successful row
+        replaces a failed one; otherwise the row here is kept. Returns the counts of added, replaced and kept."""
+        counts = {"added": 0, "replaced": 0, "kept": 0}
+        try:
+            with self.db:
+                for row in rows:
+                    found = self.db.execute("SELECT status FROM cells WHERE key = ?", (row["key"],)).fetchone()
+                    if found and not (found[0] != "ok" and row["status"] == "ok"):
+                        counts["kept"] += 1
+                        continue
+                    counts["replaced" if found else "added"] += 1
+                    self.db.execute(f"INSERT OR REPLACE INTO cells ({', '.join(_ORDER)}) "
+                                    f"VALUES ({','.join('?' * len(_ORDER))})", [row[c] for c in _ORDER])
+        except sqlite3.OperationalError as e:
+            raise StoreError(f"cannot write to {self.path}: {e}") from e
+        return counts
+
     def close(self) -> None:
         self.db.close()
+
+
+def read_rows(path: Path | str) -> list[dict[str, Any]]:
+    """The rows of a results store (SQLite) or of an export (JSON lines), each checked to be a whole row.
+
+    Everything is read and checked before anything is merged, so a bad file changes nothing."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"no results store or export at {path}")
+    with open(path, "rb") as f:
+        is_sqlite = f.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    if is_sqlite:
+        store = ResultsStore(path, readonly=True)
+        try:
+            return list(store.rows())
+        finally:
+            store.close()
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise StoreError(f"{path}:{n}: not a JSON line ({e.msg}); give a results store or a "
+                                 "`bench export` file") from None
+            missing = _COLUMNS - set(row) if isinstance(row, dict) else _COLUMNS
+            if missing:
+                raise StoreError(f"{path}:{n}: not a results row (missing {', '.join(sorted(missing))})")
+            rows.append(row)
+    return rows
+
+
+def export_rows(rows: Iterable[dict[str, Any]], path: Path | str) -> int:
+    """Write rows as JSON lines (written to a temporary file first, so a crash never leaves half an export)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    tmp.replace(path)
+    return n
