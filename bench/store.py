@@ -220,14 +220,15 @@ def read_rows(path: Path | str) -> list[dict[str, Any]]:
         finally:
             store.close()
     rows = []
-    with open(path, encoding="utf-8") as f:
+    with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise StoreError(f"{path}:{n}: not a JSON line ({e.msg}); give a results store or a "
+            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                reason = e.msg if isinstance(e, json.JSONDecodeError) else "not UTF-8 text"
+                raise StoreError(f"{path}:{n}: not a JSON line ({reason}); give a results store or a "
                                  "`bench export` file") from None
             missing = _COLUMNS - set(row) if isinstance(row, dict) else _COLUMNS
             if missing:

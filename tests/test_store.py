@@ -71,13 +71,14 @@ def test_export_of_one_suite_only(swept, tmp_path):
     ('{"key": "abc", "suite": "toy"}\n', "not a results row (missing classifier"),
     ("not json\n", "not a JSON line"),
     ("[1, 2]\n", "not a results row"),
+    (b"PAR1\xff\xfe\x00binary", "not a JSON line (not UTF-8 text)"),
 ])
 def test_a_bad_source_is_refused_before_anything_is_written(swept, tmp_path, text, message):
     _, store = swept
     good = tmp_path / "good.jsonl"
     bench("export", good, "--results", store)
     bad = tmp_path / "bad.jsonl"
-    bad.write_text(text)
+    bad.write_bytes(text if isinstance(text, bytes) else text.encode())
     target = tmp_path / "target.sqlite"
     code, out = bench("merge", good, bad, "--results", target)
     assert code == 2 and message in out, out
