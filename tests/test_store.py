@@ -5,18 +5,12 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
 from bench import runner
-from bench.cli import app
 from bench.config import load_suite
 from bench.executors import InlineExecutor
 from bench.store import ResultsStore, StoreError, read_rows
-
-
-def bench(*args):
-    out = CliRunner().invoke(app, [str(a) for a in args])
-    return out.exit_code, " ".join(out.output.split())
+from tests.test_bad_input import bench  # the CLI, run in-process on a wide terminal
 
 
 @pytest.fixture
