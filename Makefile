@@ -50,7 +50,7 @@ leaderboard: setup
 	$(VENV)/bin/bench leaderboard $(SUITE)
 
 # quick.yaml, then all of smote-variants and imblearn's other oversamplers (datasets/quick-wide.yaml, about
-# 5,300 more cells: hours on 2 cores), both recorded as suite quick in one store, so leaderboards/quick/ shows
+# 5,300 more cells: 23 min on 2 idle cores), both recorded as suite quick in one store, so leaderboards/quick/ shows
 # the whole family. Cells already recorded (by `make bench` too) are skipped: re-run it to resume.
 # results/quick-wide.jsonl, the committed text copy of that sweep (`bench export`), is merged in first.
 bench-wide: setup  ## the quick suite with every oversampler

@@ -121,6 +121,25 @@ def test_hand_made_mean_ranks_and_wins(hand, tmp_path: Path):
     assert "Compute: 36 s of cell time on host " in readme and "; 0 s from the first cell's start" in readme
 
 
+def test_a_wide_family_leaves_out_the_failing_member_not_the_dataset(tmp_path: Path):
+    # 3 datasets x 8 methods; "bad" fails one fold on d2. Leaving d2 out ranks 2 x 8 = 16 results, leaving
+    # "bad" out 3 x 7 = 21: so "bad" goes and every dataset stays (the hand-made case above goes the other way:
+    # 3 x 3 = 9 against 4 x 2 = 8).
+    store = ResultsStore(tmp_path / "wide.sqlite")
+    methods = ["none", "smote", "duplication", "m1", "m2", "m3", "m4", "bad"]
+    for i, d in enumerate(("d1", "d2", "d3")):
+        for j, m in enumerate(methods):
+            for fold, dv in enumerate((0.01, -0.01)):
+                v = 0.1 * j + 0.05 * i + dv
+                put(store, d, m, fold, {"minority_recall": v, "rows_added": 10},
+                    status="error" if (d, m, fold) == ("d2", "bad", 0) else "ok")
+    r = report.build(store.frame("toy"), "toy").sections[0].results["minority_recall"]
+    assert r.ranked_datasets == ["d1", "d2", "d3"] and not r.left_out_datasets
+    assert sorted(r.ranked_methods) == sorted(methods[:-1])
+    assert r.left_out_methods == {"bad": "incomplete on d2 (1 of 2 cells ok, 1 failed or timed out)"}
+    assert list(r.mean_rank.index) == ["m4", "m3", "m2", "m1", "duplication", "smote", "none"]
+
+
 def test_too_few_methods_or_datasets_skip_the_diagram(tmp_path: Path):
     store = ResultsStore(tmp_path / "r.sqlite")
     rng = np.random.default_rng(1)

@@ -200,7 +200,9 @@ def method_lines(lb: Leaderboard) -> list[str]:
         "cells succeeded. A method complete on fewer than "
         f"{stats.MIN_COVERAGE:.0%} of the datasets is not ranked; the ranks, the Friedman test and the "
         "critical-difference diagram use only the datasets where every ranked method is complete, so every mean "
-        "rank compares the same datasets. What was left out is listed under each table. "
+        "rank compares the same datasets; where leaving out the methods incomplete on some dataset instead keeps "
+        "more results ranked, they are left out and every dataset stays. What was left out is listed under each "
+        "table. "
         "Partial entries are marked † on the per-dataset tables."),
         "- **mean ± std** in the headline tables: over the ranked datasets, of each dataset's mean.",
         ("- **W/T/L vs a baseline**: datasets where the method's mean is better / within "

@@ -8,7 +8,9 @@ How missing results are handled, so that a method that failed or timed out never
 - Methods with complete entries on fewer than ``MIN_COVERAGE`` of the datasets that record the metric are left out
   of the ranking and the tests (listed with the reason). Then the ranks, the Friedman test, the post-hoc test and
   the critical-difference diagram use only the datasets on which every remaining method is complete (the datasets
-  left out are listed). So every mean rank compares the same datasets.
+  left out are listed). So every mean rank compares the same datasets. Where leaving out instead the methods that
+  are incomplete on some dataset keeps more (dataset, method) results ranked, those methods are left out and every
+  dataset stays (a wide family on few datasets: one failing member would otherwise remove a dataset for all).
 - Wins/ties/losses against a baseline count the datasets where both entries are complete.
 
 The tests come from maintained libraries: ``scipy.stats.friedmanchisquare`` and scikit-posthocs
@@ -148,13 +150,23 @@ def analyse(summary: pd.DataFrame, classifier: str, metric: str, methods: list[s
 
     def shortfall(d: str, m: str) -> str:
         ok, recorded, want = r.n.loc[d, m], r.cells.loc[d, m], r.expected[d]
-        return (f"{m} ({ok} of {want} cells ok" + (f", {recorded - ok} failed or timed out" if recorded > ok else "")
-                + (f", {want - recorded} not run" if want > recorded else "") + ")")
+        return (f"{ok} of {want} cells ok" + (f", {recorded - ok} failed or timed out" if recorded > ok else "")
+                + (f", {want - recorded} not run" if want > recorded else ""))
 
+    # Two ways to a block where every ranked method is complete; take the one that ranks more results (ties:
+    # the first). Leave out the datasets where a ranked method is incomplete, or the methods incomplete anywhere.
+    whole = [m for m in r.ranked_methods if complete[m].all()]
+    rows = int(complete[r.ranked_methods].all(axis=1).sum())
+    if len(whole) * len(datasets) > len(r.ranked_methods) * rows:
+        for m in r.ranked_methods:
+            if m not in whole:
+                r.left_out_methods[m] = "incomplete on " + ", ".join(
+                    f"{d} ({shortfall(d, m)})" for d in datasets if not complete.loc[d, m])
+        r.ranked_methods = whole
     for d in datasets:
         missing = [m for m in r.ranked_methods if not complete.loc[d, m]]
         if missing:
-            r.left_out_datasets[d] = "incomplete: " + ", ".join(shortfall(d, m) for m in missing)
+            r.left_out_datasets[d] = "incomplete: " + ", ".join(f"{m} ({shortfall(d, m)})" for m in missing)
         elif r.ranked_methods:
             r.ranked_datasets.append(d)
     if not r.ranked_methods or not r.ranked_datasets:
