@@ -39,7 +39,8 @@ article { background: #fff; border: 1px solid var(--line); border-radius: 6px; p
 """
 
 # Click (or Enter on) a header to sort by that column; again to reverse. Cells carry their sort value in
-# data-v (numbers compare as numbers); cells without one are missing values and always sort last.
+# data-v (numbers compare as numbers); cells without one are missing values and always sort last; ties keep the
+# order the page was written in.
 JS = """
 (function () {
   function key(td) {
@@ -53,15 +54,16 @@ JS = """
     th.setAttribute("aria-sort", asc ? "ascending" : "descending");
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
-      var ka = key(a.cells[col]), kb = key(b.cells[col]);
-      if (ka === null || kb === null) return (ka === null) - (kb === null);
+      var ka = key(a.cells[col]), kb = key(b.cells[col]), first = a.dataset.i - b.dataset.i;
+      if (ka === null || kb === null) return (ka === null) - (kb === null) || first;
       if (typeof ka !== typeof kb) return typeof ka === "number" ? -1 : 1;
       var c = ka < kb ? -1 : ka > kb ? 1 : 0;
-      return asc ? c : -c;
+      return (asc ? c : -c) || first;  // ties keep the page's own order
     });
     rows.forEach(function (r) { body.appendChild(r); });
   }
   document.querySelectorAll("table.sortable").forEach(function (table) {
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (r, i) { r.dataset.i = i; });
     table.querySelectorAll("thead th").forEach(function (th, col) {
       th.tabIndex = 0;
       th.title = "sort by " + th.textContent;
