@@ -138,6 +138,8 @@ def test_a_wide_family_leaves_out_the_failing_member_not_the_dataset(tmp_path: P
     assert sorted(r.ranked_methods) == sorted(methods[:-1])
     assert r.left_out_methods == {"bad": "incomplete on d2 (1 of 2 cells ok, 1 failed or timed out)"}
     assert list(r.mean_rank.index) == ["m4", "m3", "m2", "m1", "duplication", "smote", "none"]
+    readme = report.write(store.frame("toy"), "toy", tmp_path / "lb", plots=False).read_text()
+    assert "Not ranked: bad (incomplete on d2 (1 of 2 cells ok, 1 failed or timed out))." in readme
 
 
 def test_too_few_methods_or_datasets_skip_the_diagram(tmp_path: Path):

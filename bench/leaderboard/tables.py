@@ -80,7 +80,7 @@ def test_lines(r: MetricResult) -> list[str]:
     elif r.ranked_datasets:
         lines.append(f"Ranks over {len(r.ranked_datasets)} datasets × {len(r.ranked_methods)} methods.")
     if r.left_out_methods:
-        lines.append("Not ranked (too few complete datasets): "
+        lines.append("Not ranked: "
                      + "; ".join(f"{m} ({why})" for m, why in r.left_out_methods.items()) + ".")
     if r.left_out_datasets:
         lines.append(f"Datasets left out of ranks and tests ({len(r.left_out_datasets)}): "
