@@ -60,8 +60,9 @@ bench-wide: setup  ## the quick suite with every oversampler
 	$(VENV)/bin/bench leaderboard quick
 
 # The whole imbalanced suite (datasets/imbalanced.yaml, every method, 5 folds x 2, two classifiers: 12,800 cells,
-# 3 h 17 min on 2 idle cores, 2 h 50 min of it the non-LLM methods) in a store of its own; re-run to resume. Between sessions, `bench export` keeps a text copy of the
-# store (results/imbalanced-full.jsonl, committed) and `bench merge` puts it back in a fresh clone.
+# 3 h 17 min on 2 idle cores, 2 h 50 min of it the non-LLM methods) in a store of its own; re-run to resume.
+# Between sessions, `bench export` keeps a text copy of the store (results/imbalanced-full.jsonl, committed) and
+# `bench merge` puts it back in a fresh clone.
 FULL_STORE ?= results/imbalanced-full.sqlite
 bench-full: setup  ## the full imbalanced suite (resumable) and leaderboards/imbalanced/
 	! test -f $(FULL_STORE:.sqlite=.jsonl) || $(VENV)/bin/bench merge $(FULL_STORE:.sqlite=.jsonl) --results $(FULL_STORE)
