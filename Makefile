@@ -49,12 +49,15 @@ bench: setup  ## run the default suite and write its leaderboard
 leaderboard: setup
 	$(VENV)/bin/bench leaderboard $(SUITE)
 
+# $(call merge-export,COPY,STORE): merge a committed `bench export` copy into a store, when the copy exists.
+merge-export = ! test -f $(1) || $(VENV)/bin/bench merge $(1) --results $(2)
+
 # quick.yaml, then all of smote-variants and imblearn's other oversamplers (datasets/quick-wide.yaml, about
 # 5,300 more cells: 23 min on 2 idle cores), both recorded as suite quick in one store, so leaderboards/quick/ shows
 # the whole family. Cells already recorded (by `make bench` too) are skipped: re-run it to resume.
 # results/quick-wide.jsonl, the committed text copy of that sweep (`bench export`), is merged in first.
 bench-wide: setup  ## the quick suite with every oversampler
-	! test -f results/quick-wide.jsonl || $(VENV)/bin/bench merge results/quick-wide.jsonl --results results/bench.sqlite
+	$(call merge-export,results/quick-wide.jsonl,results/bench.sqlite)
 	$(VENV)/bin/bench run quick $(ARGS)
 	$(VENV)/bin/bench run quick-wide $(ARGS)
 	$(VENV)/bin/bench leaderboard quick
@@ -65,7 +68,7 @@ bench-wide: setup  ## the quick suite with every oversampler
 # `bench merge` puts it back in a fresh clone.
 FULL_STORE ?= results/imbalanced-full.sqlite
 bench-full: setup  ## the full imbalanced suite (resumable) and leaderboards/imbalanced/
-	! test -f $(FULL_STORE:.sqlite=.jsonl) || $(VENV)/bin/bench merge $(FULL_STORE:.sqlite=.jsonl) --results $(FULL_STORE)
+	$(call merge-export,$(FULL_STORE:.sqlite=.jsonl),$(FULL_STORE))
 	$(VENV)/bin/bench run imbalanced --results $(FULL_STORE) $(ARGS)
 	$(VENV)/bin/bench leaderboard imbalanced --results $(FULL_STORE)
 
